@@ -1,0 +1,76 @@
+// CKVM: the KVM ioctls as typed C functions, because Swift cannot import the _IOW(...) request
+// macros or call the variadic ioctl(2). Each wrapper returns the ioctl's result, or -errno
+// captured right after the call so Swift never reads a stale errno. No policy lives here.
+#ifndef CKVM_H
+#define CKVM_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <linux/kvm.h>
+
+#define CKVM_RESULT(expr) ({ int ckvm_r = (expr); ckvm_r < 0 ? -errno : ckvm_r; })
+
+// MARK: /dev/kvm (system) ioctls
+
+/// KVM_GET_API_VERSION
+static inline int ckvm_get_api_version(int kvm_fd) { return CKVM_RESULT(ioctl(kvm_fd, KVM_GET_API_VERSION, 0)); }
+/// KVM_CHECK_EXTENSION
+static inline int ckvm_check_extension(int fd, int capability) { return CKVM_RESULT(ioctl(fd, KVM_CHECK_EXTENSION, capability)); }
+/// KVM_CREATE_VM (machine type 0: the default x86 VM)
+static inline int ckvm_create_vm(int kvm_fd) { return CKVM_RESULT(ioctl(kvm_fd, KVM_CREATE_VM, 0)); }
+/// KVM_GET_VCPU_MMAP_SIZE
+static inline int ckvm_get_vcpu_mmap_size(int kvm_fd) { return CKVM_RESULT(ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0)); }
+/// KVM_GET_SUPPORTED_CPUID; `cpuid->nent` must hold the capacity on entry.
+static inline int ckvm_get_supported_cpuid(int kvm_fd, struct kvm_cpuid2 *cpuid) { return CKVM_RESULT(ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid)); }
+
+// MARK: VM ioctls
+
+/// KVM_SET_USER_MEMORY_REGION
+static inline int ckvm_set_user_memory_region(int vm_fd, const struct kvm_userspace_memory_region *region) { return CKVM_RESULT(ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, region)); }
+/// KVM_SET_TSS_ADDR (needed by VMX hosts without unrestricted guest to run real mode)
+static inline int ckvm_set_tss_addr(int vm_fd, uint64_t address) { return CKVM_RESULT(ioctl(vm_fd, KVM_SET_TSS_ADDR, (unsigned long)address)); }
+/// KVM_SET_IDENTITY_MAP_ADDR
+static inline int ckvm_set_identity_map_addr(int vm_fd, uint64_t address) { return CKVM_RESULT(ioctl(vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &address)); }
+/// KVM_CREATE_VCPU
+static inline int ckvm_create_vcpu(int vm_fd, int vcpu_id) { return CKVM_RESULT(ioctl(vm_fd, KVM_CREATE_VCPU, vcpu_id)); }
+
+// MARK: vCPU ioctls
+
+/// KVM_RUN
+static inline int ckvm_run(int vcpu_fd) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_RUN, 0)); }
+/// KVM_GET_REGS
+static inline int ckvm_get_regs(int vcpu_fd, struct kvm_regs *regs) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_GET_REGS, regs)); }
+/// KVM_SET_REGS
+static inline int ckvm_set_regs(int vcpu_fd, const struct kvm_regs *regs) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_REGS, regs)); }
+/// KVM_GET_SREGS
+static inline int ckvm_get_sregs(int vcpu_fd, struct kvm_sregs *sregs) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_GET_SREGS, sregs)); }
+/// KVM_SET_SREGS
+static inline int ckvm_set_sregs(int vcpu_fd, const struct kvm_sregs *sregs) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_SREGS, sregs)); }
+/// KVM_SET_CPUID2
+static inline int ckvm_set_cpuid2(int vcpu_fd, const struct kvm_cpuid2 *cpuid) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid)); }
+
+// MARK: kvm_run field access
+// kvm_run's exit data sits in anonymous unions, which Swift imports awkwardly; these accessors
+// name the fields instead. They only read or write memory.
+
+static inline uint32_t ckvm_run_exit_reason(const struct kvm_run *run) { return run->exit_reason; }
+static inline void ckvm_run_set_immediate_exit(struct kvm_run *run, uint8_t value) { __atomic_store_n(&run->immediate_exit, value, __ATOMIC_SEQ_CST); }
+static inline uint8_t ckvm_run_io_direction(const struct kvm_run *run) { return run->io.direction; }
+static inline uint8_t ckvm_run_io_size(const struct kvm_run *run) { return run->io.size; }
+static inline uint16_t ckvm_run_io_port(const struct kvm_run *run) { return run->io.port; }
+static inline uint32_t ckvm_run_io_count(const struct kvm_run *run) { return run->io.count; }
+static inline uint64_t ckvm_run_io_data_offset(const struct kvm_run *run) { return run->io.data_offset; }
+static inline uint64_t ckvm_run_mmio_phys_addr(const struct kvm_run *run) { return run->mmio.phys_addr; }
+static inline uint8_t *ckvm_run_mmio_data(struct kvm_run *run) { return run->mmio.data; }
+static inline uint32_t ckvm_run_mmio_len(const struct kvm_run *run) { return run->mmio.len; }
+static inline uint8_t ckvm_run_mmio_is_write(const struct kvm_run *run) { return run->mmio.is_write; }
+static inline uint64_t ckvm_run_fail_entry_reason(const struct kvm_run *run) { return run->fail_entry.hardware_entry_failure_reason; }
+static inline uint32_t ckvm_run_internal_suberror(const struct kvm_run *run) { return run->internal.suberror; }
+static inline uint32_t ckvm_run_internal_ndata(const struct kvm_run *run) { return run->internal.ndata; }
+static inline uint64_t ckvm_run_internal_data(const struct kvm_run *run, uint32_t index) { return index < 16 ? run->internal.data[index] : 0; }
+static inline uint32_t ckvm_run_system_event_type(const struct kvm_run *run) { return run->system_event.type; }
+static inline uint64_t ckvm_run_hw_exit_reason(const struct kvm_run *run) { return run->hw.hardware_exit_reason; }
+
+#endif

@@ -1,0 +1,53 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-vmm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vmm", targets: ["vmm"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // The only C in the VMM: one static inline wrapper per KVM ioctl, no logic.
+        .target(name: "CKVM", path: "CKVM"),
+        .target(name: "VMCore"),
+        .target(name: "Devices", dependencies: ["VMCore"]),
+        .target(
+            name: "KVM",
+            dependencies: [
+                "CKVM", "VMCore",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .target(name: "Boot", dependencies: ["VMCore"]),
+        .target(name: "DemoGuests"),
+        .target(
+            name: "Machine",
+            dependencies: [
+                "VMCore", "Devices", "KVM", "Boot",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .executableTarget(
+            name: "vmm",
+            dependencies: [
+                "Machine", "DemoGuests", "Boot", "VMCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .target(name: "TestSupport", dependencies: ["VMCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "VMCoreTests", dependencies: ["VMCore", "TestSupport"]),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices", "VMCore", "TestSupport"]),
+        .testTarget(name: "BootTests", dependencies: ["Boot", "VMCore", "TestSupport"]),
+        .testTarget(
+            name: "MachineTests",
+            dependencies: ["Machine", "DemoGuests", "Boot", "VMCore", "KVM", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "DemoGuests"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,47 @@
+import Synchronization
+import VMCore
+
+/// A 16550A UART on the port bus (COM1 at 0x3F8 by default), sending what the guest transmits
+/// to a console.
+public final class SerialPort: BusDevice {
+    /// COM1's base port.
+    public static let com1: UInt16 = 0x3F8
+    /// The eight registers of a 16550A.
+    public static let portCount: UInt64 = 8
+
+    public let name = "serial"
+    private let uart = Mutex(UART16550())
+    private let console: any ConsoleSink
+
+    public init(console: any ConsoleSink) { self.console = console }
+
+    public func read(offset: UInt64, width: AccessWidth) -> UInt64 {
+        // Wider accesses read consecutive registers, as the ISA bus splits them.
+        uart.withLock { uart in
+            var value: UInt64 = 0
+            for index in 0..<UInt64(width.byteCount) {
+                let register = offset + index
+                let byte = register < Self.portCount ? uart.read(offset: register) : 0xFF
+                value |= UInt64(byte) << (8 * index)
+            }
+            return value
+        }
+    }
+
+    public func write(offset: UInt64, width: AccessWidth, value: UInt64) -> IOAction {
+        var transmitted: [UInt8] = []
+        uart.withLock { uart in
+            for index in 0..<UInt64(width.byteCount) where offset + index < Self.portCount {
+                if let byte = uart.write(offset: offset + index, value: UInt8(truncatingIfNeeded: value >> (8 * index))) {
+                    transmitted.append(byte)
+                }
+            }
+        }
+        // Console I/O happens outside the lock.
+        if !transmitted.isEmpty { transmitted.withUnsafeBytes { console.write($0) } }
+        return .proceed
+    }
+
+    /// The register state, for tests and debugging.
+    public var state: UART16550 { uart.withLock { $0 } }
+}

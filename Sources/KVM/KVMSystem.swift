@@ -1,0 +1,89 @@
+import CKVM
+import SystemPackage
+
+/// An open `/dev/kvm`: checks the API and creates VMs.
+public final class KVMSystem: Sendable {
+    public static let defaultPath = "/dev/kvm"
+    /// The only stable KVM API version.
+    static let stableAPIVersion: Int32 = 12
+
+    let fd: FileDescriptor
+
+    /// Opens `path` and checks the API version and the capabilities this VMM relies on.
+    public init(path: String = KVMSystem.defaultPath) throws(KVMUnavailable) {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(path), .readWrite, options: .closeOnExec)
+        } catch let error as Errno {
+            switch error {
+            case .noSuchFileOrDirectory, .noSuchAddressOrDevice, .operationNotSupportedByDevice: throw .deviceMissing(path: path)
+            case .permissionDenied, .notPermitted: throw .permissionDenied(path: path)
+            default: throw .openFailed(path: path, errno: error)
+            }
+        } catch {
+            throw .openFailed(path: path, errno: .ioError)
+        }
+        self.fd = fd
+        let version = ckvm_get_api_version(fd.rawValue)
+        guard version == Self.stableAPIVersion else {
+            try? fd.close()
+            if version < 0 { throw .failed(KVMError("KVM_GET_API_VERSION", result: version)) }
+            throw .wrongAPIVersion(found: version)
+        }
+        for (capability, name) in [(KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"), (KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT")]
+        where ckvm_check_extension(fd.rawValue, Int32(capability)) <= 0 {
+            try? fd.close()
+            throw .missingCapability(name)
+        }
+    }
+
+    deinit { try? fd.close() }
+
+    /// Whether the host supports `capability` (a KVM_CAP_* constant).
+    public func hasCapability(_ capability: Int32) -> Bool {
+        ckvm_check_extension(fd.rawValue, capability) > 0
+    }
+
+    /// The size of each vCPU's shared `kvm_run` area.
+    func vcpuMapSize() throws(KVMError) -> Int {
+        let size = ckvm_get_vcpu_mmap_size(fd.rawValue)
+        guard size > 0 else { throw KVMError("KVM_GET_VCPU_MMAP_SIZE", result: size) }
+        return Int(size)
+    }
+
+    /// The CPUID leaves KVM can present to a guest (KVM_GET_SUPPORTED_CPUID), as a buffer ready for
+    /// KVM_SET_CPUID2.
+    func supportedCPUID() throws(KVMError) -> CPUIDTable {
+        var capacity = 64
+        while true {
+            let table = CPUIDTable(capacity: capacity)
+            let result = ckvm_get_supported_cpuid(fd.rawValue, table.pointer)
+            if result >= 0 { return table }
+            guard result == -E2BIG, capacity < 4096 else { throw KVMError("KVM_GET_SUPPORTED_CPUID", result: result) }
+            capacity *= 2
+        }
+    }
+
+    /// Creates an empty VM (KVM_CREATE_VM).
+    public func makeVirtualMachine() throws(KVMError) -> KVMVirtualMachine {
+        let vmFD = ckvm_create_vm(fd.rawValue)
+        guard vmFD >= 0 else { throw KVMError("KVM_CREATE_VM", result: vmFD) }
+        return KVMVirtualMachine(system: self, fd: FileDescriptor(rawValue: vmFD))
+    }
+}
+
+/// A `struct kvm_cpuid2` with room for `capacity` entries; kvm_cpuid2 ends in a flexible array, so
+/// it is allocated by hand.
+final class CPUIDTable {
+    let pointer: UnsafeMutablePointer<kvm_cpuid2>
+    private let raw: UnsafeMutableRawPointer
+
+    init(capacity: Int) {
+        let size = MemoryLayout<kvm_cpuid2>.size + capacity * MemoryLayout<kvm_cpuid_entry2>.stride
+        raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        pointer = raw.bindMemory(to: kvm_cpuid2.self, capacity: 1)
+        pointer.pointee.nent = UInt32(capacity)
+    }
+    deinit { raw.deallocate() }
+}

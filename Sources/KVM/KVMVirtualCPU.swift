@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CKVM
+import SystemPackage
+import VMCore
+
+/// A KVM vCPU: its fd and the `kvm_run` area KVM shares with us. The `kvm_run` pointer never
+/// leaves this target.
+public struct KVMVirtualCPU: ~Copyable, VirtualCPU {
+    let fd: FileDescriptor
+    let run: UnsafeMutablePointer<kvm_run>
+    let mapSize: Int
+    public internal(set) var statistics = CPUStatistics()
+
+    init(fd: FileDescriptor, mapSize: Int) throws(KVMError) {
+        let mapping = mmap(nil, mapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, 0)
+        guard let mapping, mapping != MAP_FAILED else {
+            let error = KVMError("mmap of kvm_run", Errno(rawValue: errno))
+            try? fd.close()
+            throw error
+        }
+        self.fd = fd
+        self.mapSize = mapSize
+        self.run = mapping.bindMemory(to: kvm_run.self, capacity: 1)
+    }
+
+    deinit {
+        munmap(run, mapSize)
+        try? fd.close()
+    }
+
+    /// Converts a CKVM result into the backend-neutral error.
+    func check(_ result: Int32, _ operation: String) throws(CPUError) {
+        guard result < 0 else { return }
+        let errno = Errno(rawValue: -result)
+        throw CPUError(operation: operation, errno: errno.rawValue, message: errno.description)
+    }
+}

@@ -1,0 +1,52 @@
+import CKVM
+import SystemPackage
+import VMCore
+
+/// A KVM VM: guest memory slots and vCPU creation.
+public final class KVMVirtualMachine: Sendable {
+    let system: KVMSystem
+    let fd: FileDescriptor
+    // Where KVM may put the real-mode TSS and identity map that VMX hosts without unrestricted
+    // guest need: three pages and one page just below the 256 KiB firmware window.
+    static let tssAddress: UInt64 = 0xFFFB_D000
+    static let identityMapAddress: UInt64 = 0xFFFB_C000
+
+    init(system: KVMSystem, fd: FileDescriptor) {
+        self.system = system
+        self.fd = fd
+        // Hosts that do not need these structures (AMD, unrestricted guest, PVM) may refuse the
+        // calls; real mode then still works, so failures are ignored.
+        _ = ckvm_set_identity_map_addr(fd.rawValue, Self.identityMapAddress)
+        _ = ckvm_set_tss_addr(fd.rawValue, Self.tssAddress)
+    }
+
+    deinit { try? fd.close() }
+
+    /// Registers every region of `memory` as a memory slot (KVM_SET_USER_MEMORY_REGION).
+    ///
+    /// Unsafe in the KVM API's sense: the mappings must outlive this VM, so the VM keeps `memory`.
+    public func mapMemory(_ memory: GuestMemory) throws(KVMError) {
+        for (slot, region) in memory.regions.enumerated() {
+            if region.readOnly && !system.hasCapability(Int32(KVM_CAP_READONLY_MEM)) {
+                throw KVMError("KVM_CAP_READONLY_MEM (needed for the firmware ROM)", .notSupported)
+            }
+            var description = kvm_userspace_memory_region(
+                slot: UInt32(slot), flags: region.readOnly ? UInt32(KVM_MEM_READONLY) : 0,
+                guest_phys_addr: region.guestStart, memory_size: region.size,
+                userspace_addr: UInt64(region.hostAddress))
+            let result = ckvm_set_user_memory_region(fd.rawValue, &description)
+            guard result >= 0 else { throw KVMError("KVM_SET_USER_MEMORY_REGION (slot \(slot))", result: result) }
+        }
+    }
+
+    /// Creates vCPU `id` (KVM_CREATE_VCPU), maps its `kvm_run` area and gives it the host's CPUID.
+    public func makeVirtualCPU(id: Int32 = 0) throws(KVMError) -> KVMVirtualCPU {
+        let vcpuFD = ckvm_create_vcpu(fd.rawValue, id)
+        guard vcpuFD >= 0 else { throw KVMError("KVM_CREATE_VCPU", result: vcpuFD) }
+        let cpu = try KVMVirtualCPU(fd: FileDescriptor(rawValue: vcpuFD), mapSize: system.vcpuMapSize())
+        let cpuid = try system.supportedCPUID()
+        let result = ckvm_set_cpuid2(vcpuFD, cpuid.pointer)
+        guard result >= 0 else { throw KVMError("KVM_SET_CPUID2", result: result) }
+        return cpu
+    }
+}

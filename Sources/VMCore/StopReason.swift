@@ -1,0 +1,68 @@
+/// Why a vCPU stopped running the guest.
+public enum StopReason: Sendable, Equatable, CustomStringConvertible {
+    /// HLT executed. `interruptsEnabled` tells whether IF was set (nothing in this machine can
+    /// deliver an interrupt yet, so a halt is final either way).
+    case halted(interruptsEnabled: Bool)
+    /// The guest wrote `value` to the isa-debug-exit port.
+    case debugExit(value: UInt32)
+    /// The guest asked to exit through the exit hypercall.
+    case exitHypercall(status: UInt32)
+    /// Triple fault or another shutdown condition.
+    case shutdown
+    /// The hardware refused to enter the guest (KVM_EXIT_FAIL_ENTRY).
+    case entryFailed(hardwareReason: UInt64)
+    /// The hypervisor could not continue (KVM_EXIT_INTERNAL_ERROR): `suberror` and its data words.
+    case internalError(suberror: UInt32, data: [UInt64])
+    /// The backend stopped for a reason the VMM does not handle.
+    case unhandledExit(reason: UInt32, detail: String)
+    /// The run hit `--timeout`.
+    case timedOut
+    /// A signal (SIGINT, SIGTERM) asked the VMM to stop the guest.
+    case interrupted
+
+    public var description: String {
+        switch self {
+        case .halted(false): return "guest halted (HLT with interrupts disabled)"
+        case .halted(true): return "guest halted with interrupts enabled, but no device can interrupt it"
+        case .debugExit(let value): return "guest wrote \(hex(value)) to the debug-exit port"
+        case .exitHypercall(let status): return "guest called the exit hypercall with status \(status)"
+        case .shutdown: return "guest shut down (triple fault)"
+        case .entryFailed(let reason): return "KVM could not enter the guest (hardware entry failure reason \(hex(reason)))"
+        case .internalError(let suberror, let data):
+            let name = Self.internalErrorNames[suberror] ?? "suberror \(suberror)"
+            let words = data.map { hex($0) }.joined(separator: " ")
+            return "KVM internal error: \(name)" + (words.isEmpty ? "" : " [\(words)]")
+        case .unhandledExit(let reason, let detail): return "unhandled exit \(reason)" + (detail.isEmpty ? "" : ": \(detail)")
+        case .timedOut: return "timeout reached"
+        case .interrupted: return "interrupted by a signal"
+        }
+    }
+
+    /// A one-word name for result files and tests.
+    public var kind: String {
+        switch self {
+        case .halted: return "halt"
+        case .debugExit: return "debug-exit"
+        case .exitHypercall: return "exit-hypercall"
+        case .shutdown: return "shutdown"
+        case .entryFailed: return "entry-failure"
+        case .internalError: return "internal-error"
+        case .unhandledExit: return "unhandled-exit"
+        case .timedOut: return "timeout"
+        case .interrupted: return "interrupted"
+        }
+    }
+
+    /// Whether this is a stop that a guest asks for, as opposed to a failure worth a register dump.
+    public var isNormal: Bool {
+        switch self {
+        case .halted, .debugExit, .exitHypercall: return true
+        default: return false
+        }
+    }
+
+    // From linux/kvm.h, KVM_INTERNAL_ERROR_*.
+    private static let internalErrorNames: [UInt32: String] = [
+        1: "emulation failure", 2: "simultaneous exception", 3: "delivery event", 4: "unexpected exit reason",
+    ]
+}

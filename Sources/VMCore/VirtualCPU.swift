@@ -1,0 +1,57 @@
+import Synchronization
+
+/// A failure of the backend itself (not of the guest), with the operation that failed.
+public struct CPUError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var operation: String
+    public var errno: Int32
+    public var message: String
+    public init(operation: String, errno: Int32, message: String) {
+        self.operation = operation
+        self.errno = errno
+        self.message = message
+    }
+    public var description: String { "\(operation) failed: \(message)" }
+}
+
+/// Lets another thread stop a running vCPU (for `--timeout` and signals).
+///
+/// The backend installs `interrupt` while it runs; `requestStop` records the reason first, so a
+/// vCPU that is between two runs of the guest sees it before entering the guest again.
+public final class CPUKicker: Sendable {
+    private let pending = Mutex<StopReason?>(nil)
+    private let interrupt = Mutex<(@Sendable () -> Void)?>(nil)
+
+    public init() {}
+
+    /// Asks the vCPU to stop with `reason`; the first request wins.
+    public func requestStop(_ reason: StopReason) {
+        let isFirst = pending.withLock { current in
+            guard current == nil else { return false }
+            current = reason
+            return true
+        }
+        guard isFirst else { return }
+        interrupt.withLock { $0?() }
+    }
+
+    /// The stop asked for, if any.
+    public var requestedStop: StopReason? { pending.withLock { $0 } }
+
+    /// Called by the backend: `action` forces the vCPU out of the guest. Pass nil once the vCPU
+    /// thread has stopped running so that no late request touches it.
+    public func setInterrupt(_ action: (@Sendable () -> Void)?) {
+        interrupt.withLock { $0 = action }
+    }
+}
+
+/// One virtual CPU, backed by KVM or by the software emulator.
+public protocol VirtualCPU: ~Copyable {
+    func registers() throws(CPUError) -> Registers
+    func setRegisters(_ registers: Registers) throws(CPUError)
+    func systemRegisters() throws(CPUError) -> SystemRegisters
+    func setSystemRegisters(_ registers: SystemRegisters) throws(CPUError)
+    /// Runs the guest, handing device accesses to `io`, until something stops it.
+    mutating func run(io: some GuestIO, kicker: CPUKicker) throws(CPUError) -> StopReason
+    /// Exit counts and guest time accumulated over all runs so far.
+    var statistics: CPUStatistics { get }
+}
