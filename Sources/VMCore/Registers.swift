@@ -60,7 +60,9 @@ public struct DescriptorTable: Sendable, Equatable {
 /// Segments, descriptor tables, control registers and EFER.
 public struct SystemRegisters: Sendable, Equatable {
     public var cs = Segment(), ds = Segment(), es = Segment(), fs = Segment(), gs = Segment(), ss = Segment()
-    public var tr = Segment(), ldt = Segment()
+    /// TR and LDTR as after RESET: a busy 32-bit TSS and an LDT, both empty (VMX checks the types).
+    public var tr = Segment(base: 0, limit: 0xFFFF, selector: 0, type: 0xB, defaultSize32: false, isCodeOrData: false, granularity: false)
+    public var ldt = Segment(base: 0, limit: 0xFFFF, selector: 0, type: 0x2, defaultSize32: false, isCodeOrData: false, granularity: false)
     public var gdt = DescriptorTable(), idt = DescriptorTable()
     public var cr0: UInt64 = 0x6000_0010, cr2: UInt64 = 0, cr3: UInt64 = 0, cr4: UInt64 = 0, cr8: UInt64 = 0
     public var efer: UInt64 = 0

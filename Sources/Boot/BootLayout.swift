@@ -1,0 +1,34 @@
+/// Where the VMM puts its own structures in guest RAM (README's "Guest memory layout").
+public enum BootLayout {
+    /// The GDT for protected and long mode starts (4 descriptors).
+    public static let gdtAddress: UInt64 = 0x500
+    /// Long mode: PML4 at 0x1000, PDPT at 0x2000, four page directories at 0x3000-0x6FFF mapping
+    /// the low 4 GiB with 2 MiB pages.
+    public static let pml4Address: UInt64 = 0x1000
+    public static let pageTablesEnd: UInt64 = 0x7000
+    /// The multiboot information block, memory map, command line and module list.
+    public static let multibootInfoAddress: UInt64 = 0x8000
+    public static let multibootInfoEnd: UInt64 = 0x10000
+    /// The stack pointer protected- and long-mode guests start with (grows down, below the EBDA).
+    public static let initialStackPointer: UInt64 = 0x80000
+    /// The default load address of flat real-mode images, where a BIOS loads a boot sector.
+    public static let realModeLoadAddress: UInt64 = 0x7C00
+    /// The default load address of flat protected- and long-mode images.
+    public static let protectedModeLoadAddress: UInt64 = 0x10_0000
+    /// Real mode reaches the first MiB (plus the HMA, which guests get by themselves).
+    public static let realModeLimit: UInt64 = 0x10_0000
+
+    /// GDT selectors.
+    public static let code32Selector: UInt16 = 0x08
+    public static let dataSelector: UInt16 = 0x10
+    public static let code64Selector: UInt16 = 0x18
+
+    /// The address ranges a loader must not write into for `mode`.
+    static func reservedRanges(for mode: CPUMode, multiboot: Bool) -> [ClosedRange<UInt64>] {
+        var ranges: [ClosedRange<UInt64>] = []
+        if mode != .real { ranges.append(gdtAddress...(gdtAddress + 0x1F)) }
+        if mode == .long { ranges.append(pml4Address...(pageTablesEnd - 1)) }
+        if multiboot { ranges.append(multibootInfoAddress...(multibootInfoEnd - 1)) }
+        return ranges
+    }
+}

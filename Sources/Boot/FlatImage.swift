@@ -1,0 +1,27 @@
+import VMCore
+
+/// A raw binary copied to a load address and started in the mode the user chose.
+enum FlatImage {
+    static func plan(_ bytes: [UInt8], mode: CPUMode, loadAddress: UInt64?, entry: UInt64?, memorySize: UInt64) throws(BootError) -> BootPlan {
+        let load = loadAddress ?? (mode == .real ? BootLayout.realModeLoadAddress : BootLayout.protectedModeLoadAddress)
+        let start = entry ?? load
+        let bounds = MemoryBounds(memorySize: memorySize, reserved: BootLayout.reservedRanges(for: mode, multiboot: false))
+        try bounds.check(what: "the image", address: load, length: UInt64(bytes.count))
+        guard start < memorySize else { throw .badEntry("\(hex(start)) is outside guest memory") }
+        var plan = BootPlan(mode: mode, summary: "flat binary, \(bytes.count) bytes at \(hex(load)), \(mode) mode, entry \(hex(start))")
+        plan.writes = [MemoryWrite(address: load, bytes: bytes)]
+        switch mode {
+        case .real:
+            (plan.registers, plan.systemRegisters) = try CPUModeSetup.realMode(entry: start, stackTop: BootLayout.realModeLoadAddress)
+        case .protected:
+            let (gdt, registers, system) = CPUModeSetup.protectedMode(entry: start)
+            plan.writes.insert(gdt, at: 0)
+            (plan.registers, plan.systemRegisters) = (registers, system)
+        case .long:
+            let (tables, registers, system) = CPUModeSetup.longMode(entry: start)
+            plan.writes.insert(contentsOf: tables, at: 0)
+            (plan.registers, plan.systemRegisters) = (registers, system)
+        }
+        return plan
+    }
+}
