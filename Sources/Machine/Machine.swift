@@ -1,0 +1,105 @@
+import Boot
+import Devices
+import Dispatch
+import KVM
+import Logging
+import VMCore
+
+/// A one-vCPU PC-style machine: guest memory, the port bus with its devices, and a KVM vCPU.
+/// The composition root: the only place that knows every target.
+public final class Machine {
+    public let memory: GuestMemory
+    let configuration: MachineConfiguration
+    let plan: BootPlan
+    let vm: KVMVirtualMachine
+    var cpu: KVMVirtualCPU
+    let io: MachineIO
+    let postCodes = PostCodePort()
+    let buildStart: UInt64
+    let logger: Logger
+
+    /// Builds the machine for `plan`: maps memory, writes the plan into it, creates the vCPU and
+    /// sets its registers.
+    public init(plan: BootPlan, configuration: MachineConfiguration, logger: Logger = Logger(label: "vmm")) throws(MachineError) {
+        buildStart = monotonicNanoseconds()
+        self.plan = plan
+        self.configuration = configuration
+        self.logger = logger
+        do {
+            memory = try GuestMemory(ramSize: configuration.memorySize, rom: plan.firmware)
+            for write in plan.writes {
+                try memory.write(write.bytes, at: write.address)
+                if write.zeroFill > 0 { try memory.zero(write.address + UInt64(write.bytes.count), count: write.zeroFill) }
+            }
+        } catch { throw .memory(error) }
+
+        let hypercallPort = HypercallPort()
+        let ports: Bus
+        do {
+            ports = try Bus([
+                (BusRange(base: UInt64(PostCodePort.port), size: 1), postCodes),
+                (BusRange(base: UInt64(DebugExit.port), size: DebugExit.portCount), DebugExit()),
+                (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), SerialPort(console: configuration.console)),
+                (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
+            ])
+        } catch { throw .bus(error) }
+        io = MachineIO(
+            ports: ports, mmio: try! Bus([]), hypercallPort: hypercallPort,
+            hypercalls: HypercallHandler(memory: memory, console: configuration.console))
+
+        do {
+            let system = try KVMSystem(path: configuration.kvmPath)
+            vm = try system.makeVirtualMachine()
+            try vm.mapMemory(memory)
+            cpu = try vm.makeVirtualCPU()
+        } catch let error as KVMUnavailable {
+            throw .kvmUnavailable(error)
+        } catch let error as KVMError {
+            throw .kvm(error)
+        } catch {
+            fatalError("unexpected error \(error)")
+        }
+        do {
+            try cpu.setSystemRegisters(plan.systemRegisters)
+            try cpu.setRegisters(plan.registers)
+        } catch { throw .cpu(error) }
+    }
+
+    /// Runs the guest until it stops, enforcing the timeout and stopping on SIGINT/SIGTERM.
+    public func run() throws(MachineError) -> RunReport {
+        let kicker = CPUKicker()
+        let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout)
+        let runStart = monotonicNanoseconds()
+        let reason: StopReason
+        do {
+            reason = try cpu.run(io: io, kicker: kicker)
+        } catch {
+            watchdog.cancel()
+            throw .cpu(error)
+        }
+        watchdog.cancel()
+        let runEnd = monotonicNanoseconds()
+        return makeReport(reason: reason, setup: runStart - buildStart, run: runEnd - runStart)
+    }
+
+    private func makeReport(reason: StopReason, setup: UInt64, run: UInt64) -> RunReport {
+        let counters = io.counters
+        var devices: [RunReport.DeviceCount] = []
+        for (entry, count) in zip(io.ports.entries, counters.portAccesses) {
+            devices.append(.init(bus: "io", device: entry.device.name, range: entry.range.description, accesses: count))
+        }
+        for (entry, count) in zip(io.mmio.entries, counters.mmioAccesses) {
+            devices.append(.init(bus: "mmio", device: entry.device.name, range: entry.range.description, accesses: count))
+        }
+        return RunReport(
+            backend: "kvm", imageSummary: plan.summary, stopReason: reason, exitStatus: ExitStatus.forStop(reason),
+            statistics: cpu.statistics, devices: devices,
+            unclaimedPorts: counters.unclaimedPorts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            unclaimedPortTotal: counters.unclaimedPortTotal,
+            unclaimedMMIO: counters.unclaimedMMIO.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            unclaimedMMIOTotal: counters.unclaimedMMIOTotal,
+            hypercalls: counters.hypercalls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            setupNanoseconds: setup, runNanoseconds: run, postCodes: postCodes.history,
+            registers: try? cpu.registers(), systemRegisters: try? cpu.systemRegisters())
+    }
+}

@@ -1,0 +1,21 @@
+import Devices
+import KVM
+
+/// How to build a machine.
+public struct MachineConfiguration: Sendable {
+    /// Guest RAM in bytes (a multiple of 4 KiB, at most `GuestMemory.maximumRAMSize`).
+    public var memorySize: UInt64
+    public var kvmPath = KVMSystem.defaultPath
+    /// Where console output (UART and hypercall) goes.
+    public var console: any ConsoleSink = FileDescriptorConsole()
+    /// Stop the guest after this many seconds.
+    public var timeout: Double? = nil
+
+    public static let defaultMemorySize: UInt64 = 64 << 20
+    /// Enough for the boot structures, a stack and a small guest.
+    public static let minimumMemorySize: UInt64 = 1 << 20
+
+    public init(memorySize: UInt64 = MachineConfiguration.defaultMemorySize) {
+        self.memorySize = memorySize
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Boot
+import DemoGuests
+import VMCore
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run built-in guests: all of them in turn, or the one named.",
+        discussion: "Demos: " + DemoGuest.all.map(\.name).joined(separator: ", "))
+
+    @Argument(help: ArgumentHelp("The demo to run (default: all, each checked against its expected status).", valueName: "name"))
+    var name: String?
+
+    @Flag(help: "List the demos and exit.")
+    var list = false
+
+    @OptionGroup var machine: MachineOptions
+
+    func validate() throws {
+        if let name, DemoGuest.named(name) == nil {
+            throw ValidationError("no demo named '\(name)'; the demos are " + DemoGuest.all.map(\.name).joined(separator: ", "))
+        }
+    }
+
+    func run() throws {
+        if list {
+            for demo in DemoGuest.all { print("\(demo.name.padding(12)) \(demo.summary)") }
+            return
+        }
+        if let name, let demo = DemoGuest.named(name) {
+            throw ExitCode(try runDemo(demo))
+        }
+        // All demos: each prints its output; the command fails if any stops unexpectedly.
+        var failures: [String] = []
+        for demo in DemoGuest.all {
+            printToStderr("== demo \(demo.name): \(demo.summary)")
+            let status = try runDemo(demo)
+            if status != demo.expectedStatus { failures.append("\(demo.name) (status \(status), expected \(demo.expectedStatus))") }
+        }
+        if failures.isEmpty {
+            printToStderr("vmm: all \(DemoGuest.all.count) demos stopped as expected")
+        } else {
+            printError("demos that did not stop as expected: " + failures.joined(separator: ", "))
+            throw ExitCode(1)
+        }
+    }
+
+    private func runDemo(_ demo: DemoGuest) throws -> Int32 {
+        let plan: BootPlan
+        do {
+            switch demo.kind {
+            case .firmware:
+                plan = try ImageLoader.planFirmware(demo.image)
+            case .flat(let mode):
+                var options = LoadOptions(memorySize: machine.memory.bytes)
+                options.mode = CPUMode(rawValue: mode) ?? .long
+                plan = try ImageLoader.plan(image: demo.image, options: options)
+            case .detected:
+                var options = LoadOptions(memorySize: machine.memory.bytes)
+                options.commandLine = demo.commandLine
+                options.modules = demo.modules
+                plan = try ImageLoader.plan(image: demo.image, options: options)
+            }
+        } catch {
+            printError(error.description)
+            throw ExitCode(65)
+        }
+        return Launcher.launch(plan, options: machine)
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import KVM
+import Machine
+import VMCore
+
+/// Options shared by `vmm run` and `vmm demo`: the machine and what to report about the run.
+struct MachineOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Guest RAM, e.g. 64M or 1G (1 MiB to 3 GiB).", valueName: "size"))
+    var memory = ByteSize(bytes: MachineConfiguration.defaultMemorySize)
+
+    @Option(help: ArgumentHelp("Stop the guest after this many seconds (exit status 124).", valueName: "seconds"))
+    var timeout: Double?
+
+    @Flag(help: "Print exit counts, device accesses, timings and POST codes to stderr after the run.")
+    var stats = false
+
+    @Option(help: ArgumentHelp("Write the stop reason, status, counts and timings as JSON to this file.", valueName: "file"))
+    var result: String?
+
+    @Option(name: .customLong("kvm-device"), help: ArgumentHelp("The KVM device to open.", valueName: "path"))
+    var kvmDevice = KVMSystem.defaultPath
+
+    @Flag(name: .shortAndLong, help: "Log what the VMM does (loading, unclaimed accesses) to stderr.")
+    var verbose = false
+
+    func validate() throws {
+        guard memory.bytes >= MachineConfiguration.minimumMemorySize, memory.bytes <= GuestMemory.maximumRAMSize else {
+            throw ValidationError("--memory must be between 1M and 3G (got \(memory.bytes) bytes)")
+        }
+        guard memory.bytes % 4096 == 0 else { throw ValidationError("--memory must be a multiple of 4 KiB") }
+        if let timeout, !(timeout > 0 && timeout <= 1e9) {
+            throw ValidationError("--timeout must be a positive number of seconds")
+        }
+    }
+
+    var configuration: MachineConfiguration {
+        var configuration = MachineConfiguration(memorySize: memory.bytes)
+        configuration.kvmPath = kvmDevice
+        configuration.timeout = timeout
+        return configuration
+    }
+}
