@@ -40,7 +40,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
-        .target(name: "TestSupport", dependencies: ["VMCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["VMCore", "Devices"], path: "Tests/TestSupport"),
         .testTarget(name: "VMCoreTests", dependencies: ["VMCore", "TestSupport"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "VMCore", "TestSupport"]),
         .testTarget(name: "BootTests", dependencies: ["Boot", "VMCore", "TestSupport"]),

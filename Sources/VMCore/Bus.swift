@@ -7,7 +7,7 @@ public struct BusRange: Sendable, Equatable, CustomStringConvertible {
         self.size = size
     }
     /// The last address in the range; ranges never wrap (checked when the bus is built).
-    public var last: UInt64 { base + (size - 1) }
+    public var last: UInt64 { base &+ (size &- 1) }
     public var description: String { "\(hex(base))-\(hex(last))" }
 }
 
