@@ -24,7 +24,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .target(name: "Boot", dependencies: ["VMCore"]),
-        .target(name: "DemoGuests"),
+        .target(name: "DemoGuests", dependencies: ["Boot"]),
         .target(
             name: "Machine",
             dependencies: [

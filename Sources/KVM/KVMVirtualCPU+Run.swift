@@ -8,6 +8,9 @@ extension KVMVirtualCPU {
     /// Runs KVM_RUN until the guest stops, completing port-I/O and MMIO exits through `io`.
     public mutating func run(io: some GuestIO, kicker: CPUKicker) throws(CPUError) -> StopReason {
         KickSignal.installHandler()
+        // Threads from pools (Dispatch, a test runner) block every signal; the kick must get through.
+        let savedMask = KickSignal.unblockOnCurrentThread()
+        defer { KickSignal.restore(savedMask) }
         let thread = pthread_self()
         let runAddress = UInt(bitPattern: run)
         // Another thread stops us by setting immediate_exit (seen if we are between two KVM_RUNs)
@@ -160,4 +163,19 @@ enum KickSignal {
         return sigaction(number, &action, nil) == 0
     }()
     static func installHandler() { _ = installed }
+
+    /// Unblocks the kick signal on the calling thread; returns the previous mask.
+    static func unblockOnCurrentThread() -> sigset_t {
+        var kick = sigset_t()
+        sigemptyset(&kick)
+        sigaddset(&kick, number)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_UNBLOCK, &kick, &previous)
+        return previous
+    }
+
+    static func restore(_ mask: sigset_t) {
+        var mask = mask
+        pthread_sigmask(SIG_SETMASK, &mask, nil)
+    }
 }

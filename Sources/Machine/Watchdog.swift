@@ -1,39 +1,116 @@
 #if canImport(Glibc)
     import Glibc
 #endif
-import Dispatch
+import Synchronization
 import VMCore
 
 /// Stops the vCPU when the timeout passes or when SIGINT or SIGTERM arrives, so a guest that spins
 /// forever never leaves the VMM hanging.
+///
+/// A dedicated thread sleeps in poll(2) on two pipes, one written by `cancel()` and one by the
+/// signal handler (write(2) is async-signal-safe), with the timeout as poll's deadline. No Dispatch:
+/// its worker pool can be saturated by the caller (a test runner), which would delay the timer.
 final class Watchdog {
-    private let signalSources: [any DispatchSourceSignal]
-    private let timer: (any DispatchSourceTimer)?
-    private static let queue = DispatchQueue(label: "vmm.watchdog")
+    private let cancelPipe: (read: Int32, write: Int32)
+    private var thread: pthread_t?
 
     init(kicker: CPUKicker, timeout: Double?) {
-        signalSources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)  // delivered to the dispatch source instead
-            let source = DispatchSource.makeSignalSource(signal: number, queue: Self.queue)
-            source.setEventHandler { kicker.requestStop(.interrupted) }
-            source.resume()
-            return source
-        }
-        if let timeout {
-            let timer = DispatchSource.makeTimerSource(queue: Self.queue)
-            timer.schedule(deadline: .now() + timeout)
-            timer.setEventHandler { kicker.requestStop(.timedOut) }
-            timer.resume()
-            self.timer = timer
-        } else {
-            timer = nil
-        }
+        cancelPipe = makePipe()
+        SignalForwarding.install()
+        let deadline = timeout.map { monotonicNanoseconds() + UInt64($0 * 1e9) }
+        let watch = WatchContext(kicker: kicker, cancelFD: cancelPipe.read, deadline: deadline)
+        thread = spawnThread { watch.run() }
     }
 
+    /// Stops the watchdog thread and waits for it (it wakes at once).
     func cancel() {
-        timer?.cancel()
-        for source in signalSources { source.cancel() }
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
+        var one: UInt8 = 1
+        _ = write(cancelPipe.write, &one, 1)
+        if let thread { pthread_join(thread, nil) }
+        thread = nil
+        close(cancelPipe.read)
+        close(cancelPipe.write)
     }
+}
+
+/// What the watchdog thread needs; Sendable so it can cross to that thread.
+private struct WatchContext: Sendable {
+    let kicker: CPUKicker
+    let cancelFD: Int32
+    let deadline: UInt64?
+
+    func run() {
+        var fds = [pollfd(fd: cancelFD, events: Int16(POLLIN), revents: 0), pollfd(fd: SignalForwarding.pipe.read, events: Int16(POLLIN), revents: 0)]
+        while true {
+            var waitMilliseconds: Int32 = -1
+            if let deadline {
+                let now = monotonicNanoseconds()
+                if now >= deadline {
+                    kicker.requestStop(.timedOut)
+                    waitMilliseconds = -1  // keep waiting for cancel
+                } else {
+                    waitMilliseconds = Int32(min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max)))
+                }
+            }
+            if kicker.requestedStop != nil { waitMilliseconds = -1 }
+            let ready = poll(&fds, 2, waitMilliseconds)
+            if ready < 0 && errno != EINTR { return }
+            if fds[0].revents != 0 { return }
+            if fds[1].revents != 0 {
+                var drained = [UInt8](repeating: 0, count: 64)
+                _ = read(SignalForwarding.pipe.read, &drained, drained.count)
+                kicker.requestStop(.interrupted)
+            }
+        }
+    }
+}
+
+/// SIGINT and SIGTERM become a write to a pipe that the watchdog polls.
+enum SignalForwarding {
+    static let pipe = makePipe()
+    /// The write end, stored before the handler is installed so the handler only loads it.
+    static let writeFD = Atomic<Int32>(-1)
+    private static let installed: Bool = {
+        writeFD.store(pipe.write, ordering: .sequentiallyConsistent)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in
+            var one: UInt8 = 1
+            _ = write(SignalForwarding.writeFD.load(ordering: .relaxed), &one, 1)
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0  // no SA_RESTART: a vCPU thread in KVM_RUN also returns with EINTR
+        return sigaction(SIGINT, &action, nil) == 0 && sigaction(SIGTERM, &action, nil) == 0
+    }()
+    static func install() { _ = installed }
+}
+
+/// Starts a joinable thread running `body`.
+private func spawnThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
+    final class Box: @unchecked Sendable {  // immutable after creation; handed to one thread
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(&thread, nil, { context in
+        let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
+        box.body()
+        return nil
+    }, context)
+    guard result == 0 else {
+        Unmanaged<Box>.fromOpaque(context).release()
+        return nil
+    }
+    return thread
+}
+
+/// A close-on-exec pipe whose ends never block (a full pipe already says "wake up").
+private func makePipe() -> (read: Int32, write: Int32) {
+    var fds: [Int32] = [-1, -1]
+    guard pipe(&fds) == 0 else { return (-1, -1) }
+    for fd in fds {
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+    return (fds[0], fds[1])
 }

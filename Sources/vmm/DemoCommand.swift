@@ -49,19 +49,7 @@ struct DemoCommand: ParsableCommand {
     private func runDemo(_ demo: DemoGuest) throws -> Int32 {
         let plan: BootPlan
         do {
-            switch demo.kind {
-            case .firmware:
-                plan = try ImageLoader.planFirmware(demo.image)
-            case .flat(let mode):
-                var options = LoadOptions(memorySize: machine.memory.bytes)
-                options.mode = CPUMode(rawValue: mode) ?? .long
-                plan = try ImageLoader.plan(image: demo.image, options: options)
-            case .detected:
-                var options = LoadOptions(memorySize: machine.memory.bytes)
-                options.commandLine = demo.commandLine
-                options.modules = demo.modules
-                plan = try ImageLoader.plan(image: demo.image, options: options)
-            }
+            plan = try demo.plan(memorySize: machine.memory.bytes)
         } catch {
             printError(error.description)
             throw ExitCode(65)

@@ -1,0 +1,125 @@
+import Boot
+import DemoGuests
+import Devices
+import Machine
+import TestSupport
+import Testing
+import VMCore
+
+/// Runs `plan` on a fresh machine and returns the report and what the guest printed.
+func runGuest(_ plan: BootPlan, memory: UInt64 = 16 << 20, timeout: Double? = 10) throws -> (RunReport, String) {
+    let console = RecordingConsole()
+    var configuration = MachineConfiguration(memorySize: memory)
+    configuration.console = console
+    configuration.timeout = timeout
+    let report = try Machine(plan: plan, configuration: configuration).run()
+    return (report, console.output)
+}
+
+func flatPlan(_ image: [UInt8], mode: CPUMode = .long) throws -> BootPlan {
+    var options = LoadOptions(memorySize: 16 << 20)
+    options.mode = mode
+    return try ImageLoader.plan(image: image, options: options)
+}
+
+@Suite(.requiresKVM) struct GuestRunTests {
+    @Test(arguments: DemoGuest.all.map(\.name))
+    func demoGuestPrintsItsOutputAndStopsWithItsStatus(name: String) throws {
+        let demo = try #require(DemoGuest.named(name))
+        let (report, output) = try runGuest(demo.plan(memorySize: 16 << 20))
+        #expect(output == demo.expectedOutput)
+        #expect(report.exitStatus == demo.expectedStatus)
+        #expect(report.stopReason.isNormal, "stopped with \(report.stopReason)")
+    }
+
+    @Test func realModeGuestRecordsItsPOSTCodes() throws {
+        let (report, _) = try runGuest(DemoGuest.named("real")!.plan(memorySize: 16 << 20))
+        #expect(report.postCodes == [0x10, 0x11])
+        #expect(report.stopReason == .halted(interruptsEnabled: false))
+        #expect(report.registers?.rip == 0x7C00 + 0x27)  // just past the HLT at offset 0x26
+    }
+
+    @Test func firmwareRunsFromTheResetVector() throws {
+        let (report, output) = try runGuest(DemoGuest.named("firmware")!.plan(memorySize: 16 << 20))
+        #expect(output == "Hello from the firmware ROM!\n")
+        #expect(report.postCodes == [0x01, 0x02])
+        #expect(report.systemRegisters?.cs.selector == 0xF000)
+    }
+
+    @Test func tripleFaultStopsWithShutdown() throws {
+        let (report, _) = try runGuest(flatPlan(GuestImages.tripleFault, mode: .protected))
+        #expect(report.stopReason == .shutdown)
+        #expect(report.exitStatus == ExitStatus.shutdown)
+        #expect(report.registers != nil)
+    }
+
+    @Test func debugExitEndsWithTheShiftedStatus() throws {
+        let (report, _) = try runGuest(flatPlan(GuestImages.debugExit))
+        #expect(report.stopReason == .debugExit(value: 0x21))
+        #expect(report.exitStatus == 67)
+    }
+
+    @Test func timeoutKicksASpinningGuestOutOfKVM() throws {
+        let start = monotonicNanoseconds()
+        let (report, _) = try runGuest(flatPlan(GuestImages.spin), timeout: 0.3)
+        let elapsed = Double(monotonicNanoseconds() - start) / 1e9
+        #expect(report.stopReason == .timedOut)
+        #expect(report.exitStatus == 124)
+        #expect(elapsed < 5, "the timeout took \(elapsed) s to stop the guest")
+    }
+
+    @Test func unclaimedPortsReadAllOnesAndUnclaimedMMIOReadsZero() throws {
+        let (report, _) = try runGuest(flatPlan(GuestImages.busProbe))
+        #expect(report.stopReason == .debugExit(value: 0), "the guest's check \(report.stopReason) failed")
+        #expect(report.unclaimedPortTotal == 4)
+        #expect(report.unclaimedPorts.map(\.port) == [0x1234])
+        #expect(report.unclaimedMMIOTotal == 2)
+        #expect(report.unclaimedMMIO.map(\.address) == [0xD000_0000])
+        #expect(report.statistics[.mmio] == 2)
+    }
+
+    @Test func hostileHypercallArgumentsGetErrors() throws {
+        let (report, output) = try runGuest(flatPlan(GuestImages.hypercallErrors))
+        #expect(report.stopReason == .exitHypercall(status: 42), "check \(report.stopReason) failed")
+        #expect(output.isEmpty)
+        #expect(report.hypercalls.map(\.number) == [1, 2, 0x7777])
+    }
+
+    @Test func uartProbeFindsA16550A() throws {
+        let (report, output) = try runGuest(flatPlan(GuestImages.uartProbe))
+        #expect(report.stopReason == .debugExit(value: 0), "check \(report.stopReason) failed")
+        #expect(output.isEmpty, "the looped-back byte leaked to the console")
+    }
+
+    @Test func reportCountsExitsAndTime() throws {
+        let (report, _) = try runGuest(DemoGuest.named("long")!.plan(memorySize: 16 << 20))
+        // One port exit per character of the string instruction (29 bytes), then the HLT.
+        #expect(report.statistics[.portIO] == 29)
+        #expect(report.statistics[.halt] == 1)
+        let serial = try #require(report.devices.first { $0.device == "serial" })
+        #expect(serial.accesses == 29)
+        #expect(report.statistics.guestNanoseconds <= report.runNanoseconds)
+        let json = report.json.serialized()
+        #expect(json.contains("\"stop_reason\": \"halt\""))
+        #expect(json.contains("\"io\": 29"))
+    }
+}
+
+@Suite struct MachineErrorTests {
+    @Test func aMissingKVMDeviceIsReportedWithItsPath() throws {
+        var configuration = MachineConfiguration(memorySize: 16 << 20)
+        configuration.kvmPath = "/nonexistent/kvm"
+        #expect {
+            _ = try Machine(plan: flatPlan(GuestImages.long), configuration: configuration)
+        } throws: { error in
+            guard let error = error as? MachineError, case .kvmUnavailable(.deviceMissing("/nonexistent/kvm")) = error else { return false }
+            return error.exitStatus == ExitStatus.kvmUnavailable && error.description.contains("/nonexistent/kvm does not exist")
+        }
+    }
+
+    @Test func aDeviceThatIsNotKVMIsRefused() throws {
+        var configuration = MachineConfiguration(memorySize: 16 << 20)
+        configuration.kvmPath = "/dev/null"
+        #expect(throws: MachineError.self) { _ = try Machine(plan: flatPlan(GuestImages.long), configuration: configuration) }
+    }
+}

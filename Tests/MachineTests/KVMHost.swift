@@ -1,0 +1,21 @@
+import KVM
+import Testing
+
+/// Whether this host can run KVM guests; tests that need it skip with the reason otherwise.
+enum KVMHost {
+    static let unusableReason: String? = {
+        do {
+            _ = try KVMSystem().makeVirtualMachine()
+            return nil
+        } catch {
+            return "KVM is not usable here: \(error)"
+        }
+    }()
+    static var isUsable: Bool { unusableReason == nil }
+    static var skipComment: Comment { Comment(rawValue: unusableReason ?? "") }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Runs the test only where /dev/kvm works, printing why it skipped otherwise.
+    static var requiresKVM: Self { .enabled(if: KVMHost.isUsable, KVMHost.skipComment) }
+}
