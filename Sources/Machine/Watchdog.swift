@@ -40,6 +40,9 @@ private struct WatchContext: Sendable {
     let deadline: UInt64?
 
     func run() {
+        // Process-directed SIGINT/SIGTERM go to a thread that does not block them; a parent that
+        // started us from a thread pool may have left them blocked, so this thread takes them.
+        SignalForwarding.unblockOnCurrentThread()
         var fds = [pollfd(fd: cancelFD, events: Int16(POLLIN), revents: 0), pollfd(fd: SignalForwarding.pipe.read, events: Int16(POLLIN), revents: 0)]
         while true {
             var waitMilliseconds: Int32 = -1
@@ -82,6 +85,14 @@ enum SignalForwarding {
         return sigaction(SIGINT, &action, nil) == 0 && sigaction(SIGTERM, &action, nil) == 0
     }()
     static func install() { _ = installed }
+
+    static func unblockOnCurrentThread() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    }
 }
 
 /// Starts a joinable thread running `body`.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import SystemPackage
 
 /// Reads an input file (image, firmware, module), refusing files larger than `limit` before
@@ -12,12 +15,14 @@ enum ImageFile {
         }
         defer { try? fd.close() }
         do {
-            let size = try fd.seek(offset: 0, from: .end)
-            guard size >= 0 else { throw CLIFailure("cannot read \(what) '\(path)': not a regular file", status: 66) }
+            var status = stat()
+            guard fstat(fd.rawValue, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+                throw CLIFailure("cannot read \(what) '\(path)': not a regular file", status: 66)
+            }
+            let size = Int64(status.st_size)
             guard UInt64(size) <= limit else {
                 throw CLIFailure("\(what) '\(path)' is \(size) bytes, more than the \(limit) bytes it may have (\(limitReason(what)))", status: 65)
             }
-            _ = try fd.seek(offset: 0, from: .start)
             var bytes = [UInt8](repeating: 0, count: Int(size))
             var filled = 0
             while filled < bytes.count {

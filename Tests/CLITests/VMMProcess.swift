@@ -1,0 +1,69 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// Runs the built `vmm` executable and collects what a user would see.
+struct VMMResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+enum VMMProcess {
+    /// The vmm binary next to the test bundle (both live in the build's products folder).
+    static let executable: URL = {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = directory.appendingPathComponent("vmm")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: ".build/debug/vmm")
+    }()
+
+    static func run(_ arguments: [String], signalAfter: (Double, Int32)? = nil, timeout: Double = 60) throws -> VMMResult {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        if let (delay, signal) = signalAfter {
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, signal)
+        }
+        // Read both pipes on their own threads, so neither a chatty guest nor a hung vmm can stall
+        // the test; a vmm still running at the deadline is killed and reported.
+        let outputData = CollectedData(), errorData = CollectedData()
+        let readers = [(out, outputData), (err, errorData)].map { pipe, sink in
+            Thread { sink.data.withLock { $0 = pipe.fileHandleForReading.readDataToEndOfFile() } }
+        }
+        readers.forEach { $0.start() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            Issue.record("vmm \(arguments) did not finish within \(timeout) s")
+        }
+        process.waitUntilExit()
+        while readers.contains(where: { !$0.isFinished }) { Thread.sleep(forTimeInterval: 0.005) }
+        return VMMResult(
+            status: process.terminationStatus, stdout: String(decoding: outputData.data.withLock { $0 }, as: UTF8.self),
+            stderr: String(decoding: errorData.data.withLock { $0 }, as: UTF8.self))
+    }
+
+    /// A temporary file holding `bytes`, removed when the test process ends.
+    static func temporaryFile(_ bytes: [UInt8], name: String) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-cli-tests-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let url = directory.appendingPathComponent(name)
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+}
+
+/// Bytes read from a child's pipe on another thread.
+final class CollectedData: Sendable {
+    let data = Mutex(Data())
+}
