@@ -1,4 +1,5 @@
 import CKVM
+import Synchronization
 import SystemPackage
 
 /// An open `/dev/kvm`: checks the API and creates VMs.
@@ -52,9 +53,21 @@ public final class KVMSystem: Sendable {
     }
 
     /// The CPUID leaves KVM can present to a guest (KVM_GET_SUPPORTED_CPUID), as a buffer ready for
-    /// KVM_SET_CPUID2.
+    /// KVM_SET_CPUID2. The ioctl costs about half a millisecond here and its answer never changes,
+    /// so the table is fetched once per process.
     func supportedCPUID() throws(KVMError) -> CPUIDTable {
-        var capacity = 64
+        try Self.cpuidCache.withLock { cached throws(KVMError) in
+            if let cached { return cached }
+            let table = try fetchSupportedCPUID()
+            cached = table
+            return table
+        }
+    }
+
+    private static let cpuidCache = Mutex<CPUIDTable?>(nil)
+
+    private func fetchSupportedCPUID() throws(KVMError) -> CPUIDTable {
+        var capacity = 256  // more than any host reports, so one call suffices
         while true {
             let table = CPUIDTable(capacity: capacity)
             let result = ckvm_get_supported_cpuid(fd.rawValue, table.pointer)
@@ -73,8 +86,8 @@ public final class KVMSystem: Sendable {
 }
 
 /// A `struct kvm_cpuid2` with room for `capacity` entries; kvm_cpuid2 ends in a flexible array, so
-/// it is allocated by hand.
-final class CPUIDTable {
+/// it is allocated by hand. `@unchecked Sendable`: never written after KVM_GET_SUPPORTED_CPUID fills it.
+final class CPUIDTable: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<kvm_cpuid2>
     private let raw: UnsafeMutableRawPointer
 

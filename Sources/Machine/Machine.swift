@@ -1,6 +1,5 @@
 import Boot
 import Devices
-import Dispatch
 import KVM
 import Logging
 import VMCore
