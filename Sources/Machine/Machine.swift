@@ -44,13 +44,14 @@ public final class Machine {
         } catch { throw .bus(error) }
         io = MachineIO(
             ports: ports, mmio: try! Bus([]), hypercallPort: hypercallPort,
-            hypercalls: HypercallHandler(memory: memory, console: configuration.console))
+            hypercalls: HypercallHandler(memory: memory, console: configuration.console), logger: logger)
 
         do {
             let system = try KVMSystem(path: configuration.kvmPath)
             vm = try system.makeVirtualMachine()
             try vm.mapMemory(memory)
             cpu = try vm.makeVirtualCPU()
+            logger.debug("KVM VM ready: \(memory.regions.count) memory slot(s), \(configuration.memorySize >> 20) MiB RAM")
         } catch let error as KVMUnavailable {
             throw .kvmUnavailable(error)
         } catch let error as KVMError {

@@ -1,4 +1,5 @@
 import Devices
+import Logging
 import VMCore
 
 /// The machine's side of `GuestIO`: dispatches accesses to the port and MMIO buses, counts them
@@ -8,49 +9,51 @@ final class MachineIO: GuestIO {
     let mmio: Bus
     let hypercallPort: HypercallPort
     let hypercalls: HypercallHandler
+    let logger: Logger
     private(set) var counters: AccessCounters
 
-    init(ports: Bus, mmio: Bus, hypercallPort: HypercallPort, hypercalls: HypercallHandler) {
+    init(ports: Bus, mmio: Bus, hypercallPort: HypercallPort, hypercalls: HypercallHandler, logger: Logger) {
         self.ports = ports
         self.mmio = mmio
         self.hypercallPort = hypercallPort
         self.hypercalls = hypercalls
+        self.logger = logger
         counters = AccessCounters(portDevices: ports.entries.count, mmioDevices: mmio.entries.count)
     }
 
     func portRead(_ port: IOPort, width: AccessWidth) -> UInt32 {
-        guard let (entry, offset) = ports.lookup(UInt64(port.rawValue), length: UInt64(width.byteCount)) else {
-            counters.countUnclaimedPort(port)
+        guard let (entry, offset, index) = ports.lookup(UInt64(port.rawValue), length: UInt64(width.byteCount)) else {
+            if counters.countUnclaimedPort(port) { logger.debug("unclaimed port read at \(port) (\(width.byteCount) bytes) reads as all ones") }
             return UInt32(truncatingIfNeeded: width.mask)  // an empty ISA bus floats high
         }
-        counters.portAccesses[indexOf(entry, in: ports)] += 1
+        counters.portAccesses[index] += 1
         return UInt32(truncatingIfNeeded: entry.device.read(offset: offset, width: width) & width.mask)
     }
 
     func portWrite(_ port: IOPort, width: AccessWidth, value: UInt32) -> IOAction {
-        guard let (entry, offset) = ports.lookup(UInt64(port.rawValue), length: UInt64(width.byteCount)) else {
-            counters.countUnclaimedPort(port)
+        guard let (entry, offset, index) = ports.lookup(UInt64(port.rawValue), length: UInt64(width.byteCount)) else {
+            if counters.countUnclaimedPort(port) { logger.debug("unclaimed port write of \(hex(value)) to \(port) dropped") }
             return .proceed
         }
-        counters.portAccesses[indexOf(entry, in: ports)] += 1
+        counters.portAccesses[index] += 1
         return entry.device.write(offset: offset, width: width, value: UInt64(value) & width.mask)
     }
 
     func mmioRead(_ address: GuestAddress, width: AccessWidth) -> UInt64 {
-        guard let (entry, offset) = mmio.lookup(address.rawValue, length: UInt64(width.byteCount)) else {
-            counters.countUnclaimedMMIO(address)
+        guard let (entry, offset, index) = mmio.lookup(address.rawValue, length: UInt64(width.byteCount)) else {
+            if counters.countUnclaimedMMIO(address) { logger.debug("unclaimed MMIO read at \(address) reads as zero") }
             return 0
         }
-        counters.mmioAccesses[indexOf(entry, in: mmio)] += 1
+        counters.mmioAccesses[index] += 1
         return entry.device.read(offset: offset, width: width) & width.mask
     }
 
     func mmioWrite(_ address: GuestAddress, width: AccessWidth, value: UInt64) -> IOAction {
-        guard let (entry, offset) = mmio.lookup(address.rawValue, length: UInt64(width.byteCount)) else {
-            counters.countUnclaimedMMIO(address)
+        guard let (entry, offset, index) = mmio.lookup(address.rawValue, length: UInt64(width.byteCount)) else {
+            if counters.countUnclaimedMMIO(address) { logger.debug("unclaimed MMIO write of \(hex(value)) to \(address) dropped") }
             return .proceed
         }
-        counters.mmioAccesses[indexOf(entry, in: mmio)] += 1
+        counters.mmioAccesses[index] += 1
         return entry.device.write(offset: offset, width: width, value: value & width.mask)
     }
 
@@ -58,11 +61,6 @@ final class MachineIO: GuestIO {
         let number = hypercallPort.pendingNumber
         counters.countHypercall(number)
         return hypercalls.serve(number: number, registers: &registers, longMode: longMode)
-    }
-
-    /// Entries are few (a handful of devices), and identity comparison is cheap.
-    private func indexOf(_ entry: Bus.Entry, in bus: Bus) -> Int {
-        bus.entries.firstIndex { $0.device === entry.device } ?? 0
     }
 }
 
@@ -84,23 +82,29 @@ struct AccessCounters {
         mmioAccesses = Array(repeating: 0, count: mmioDevices)
     }
 
-    mutating func countUnclaimedPort(_ port: IOPort) {
+    /// Counts a miss; returns true the first time this port misses (so it is logged once).
+    mutating func countUnclaimedPort(_ port: IOPort) -> Bool {
         unclaimedPortTotal += 1
-        if unclaimedPorts[port.rawValue] != nil || unclaimedPorts.count < Self.maximumTrackedMisses {
-            unclaimedPorts[port.rawValue, default: 0] += 1
-        }
+        return Self.count(port.rawValue, in: &unclaimedPorts)
     }
 
-    mutating func countUnclaimedMMIO(_ address: GuestAddress) {
+    /// Counts a miss; returns true the first time this address misses.
+    mutating func countUnclaimedMMIO(_ address: GuestAddress) -> Bool {
         unclaimedMMIOTotal += 1
-        if unclaimedMMIO[address.rawValue] != nil || unclaimedMMIO.count < Self.maximumTrackedMisses {
-            unclaimedMMIO[address.rawValue, default: 0] += 1
+        return Self.count(address.rawValue, in: &unclaimedMMIO)
+    }
+
+    private static func count<Key: Hashable>(_ key: Key, in table: inout [Key: UInt64]) -> Bool {
+        if let seen = table[key] {
+            table[key] = seen + 1
+            return false
         }
+        guard table.count < maximumTrackedMisses else { return false }
+        table[key] = 1
+        return true
     }
 
     mutating func countHypercall(_ number: UInt32) {
-        if hypercalls[number] != nil || hypercalls.count < Self.maximumTrackedMisses {
-            hypercalls[number, default: 0] += 1
-        }
+        _ = Self.count(number, in: &hypercalls)
     }
 }

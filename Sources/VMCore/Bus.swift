@@ -50,10 +50,11 @@ public struct Bus: Sendable {
         entries = sorted
     }
 
-    /// The device whose range holds all `length` bytes at `address`, with the offset into that range.
-    /// An access that straddles a range's end finds nothing, like an unclaimed address.
+    /// The device whose range holds all `length` bytes at `address`, with the offset into that range
+    /// and the entry's index (for per-device counters). An access that straddles a range's end
+    /// finds nothing, like an unclaimed address.
     @inline(__always)
-    public func lookup(_ address: UInt64, length: UInt64 = 1) -> (entry: Entry, offset: UInt64)? {
+    public func lookup(_ address: UInt64, length: UInt64 = 1) -> (entry: Entry, offset: UInt64, index: Int)? {
         var low = 0
         var high = entries.count
         while low < high {
@@ -65,6 +66,6 @@ public struct Bus: Sendable {
         guard address >= entry.range.base else { return nil }
         let offset = address - entry.range.base
         guard length >= 1, length - 1 <= entry.range.last - address else { return nil }
-        return (entry, offset)
+        return (entry, offset, low)
     }
 }

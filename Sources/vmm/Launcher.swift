@@ -10,6 +10,7 @@ import SystemPackage
 enum Launcher {
     /// Returns the process status: the guest's, or the VMM's failure status.
     static func launch(_ plan: BootPlan, options: MachineOptions) -> Int32 {
+        LoggingSetup.bootstrapOnce()
         var logger = Logger(label: "vmm")
         logger.logLevel = options.verbose ? .debug : .warning
         logger.debug("loading \(plan.summary)")
@@ -49,4 +50,13 @@ func printToStderr(_ text: String) {
 
 func printError(_ message: String) {
     printToStderr("vmm: error: \(message)")
+}
+
+/// Diagnostics go to stderr; stdout belongs to the guest's console.
+enum LoggingSetup {
+    private static let bootstrapped: Bool = {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        return true
+    }()
+    static func bootstrapOnce() { _ = bootstrapped }
 }
