@@ -19,6 +19,8 @@ public struct CPUError: Error, Sendable, Equatable, CustomStringConvertible {
 /// vCPU that is between two runs of the guest sees it before entering the guest again.
 public final class CPUKicker: Sendable {
     private let pending = Mutex<StopReason?>(nil)
+    /// Set once a stop is pending: the run loop polls this on every exit without taking a lock.
+    private let stopPending = Atomic<Bool>(false)
     private let interrupt = Mutex<(@Sendable () -> Void)?>(nil)
 
     public init() {}
@@ -31,11 +33,15 @@ public final class CPUKicker: Sendable {
             return true
         }
         guard isFirst else { return }
+        stopPending.store(true, ordering: .releasing)
         interrupt.withLock { $0?() }
     }
 
     /// The stop asked for, if any.
-    public var requestedStop: StopReason? { pending.withLock { $0 } }
+    public var requestedStop: StopReason? {
+        guard stopPending.load(ordering: .acquiring) else { return nil }
+        return pending.withLock { $0 }
+    }
 
     /// Called by the backend: `action` forces the vCPU out of the guest. Pass nil once the vCPU
     /// thread has stopped running so that no late request touches it.
