@@ -24,11 +24,13 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .target(name: "Boot", dependencies: ["VMCore"]),
+        // The software backend: an x86 interpreter; depends on the vocabulary only.
+        .target(name: "X86Emulator", dependencies: ["VMCore"]),
         .target(name: "DemoGuests", dependencies: ["Boot"]),
         .target(
             name: "Machine",
             dependencies: [
-                "VMCore", "Devices", "KVM", "Boot",
+                "VMCore", "Devices", "KVM", "X86Emulator", "Boot",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),

@@ -6,7 +6,7 @@ import VMCore
 
 extension KVMVirtualCPU {
     /// Runs KVM_RUN until the guest stops, completing port-I/O and MMIO exits through `io`.
-    public mutating func run(io: some GuestIO, kicker: CPUKicker) throws(CPUError) -> StopReason {
+    public func run(io: some GuestIO, kicker: CPUKicker) throws(CPUError) -> StopReason {
         KickSignal.installHandler()
         // Threads from pools (Dispatch, a test runner) block every signal; the kick must get through.
         let savedMask = KickSignal.unblockOnCurrentThread()
@@ -38,7 +38,7 @@ extension KVMVirtualCPU {
     }
 
     /// Handles the exit in `kvm_run`; returns a stop reason when the guest cannot go on.
-    private mutating func handleExit(io: some GuestIO, kicker: CPUKicker) throws(CPUError) -> StopReason? {
+    private func handleExit(io: some GuestIO, kicker: CPUKicker) throws(CPUError) -> StopReason? {
         let reason = ckvm_run_exit_reason(run)
         switch Int32(reason) {
         case KVM_EXIT_IO:
@@ -74,7 +74,7 @@ extension KVMVirtualCPU {
 
     /// Completes a port-I/O exit. String instructions (`rep outsb`) arrive as `count` items of
     /// `size` bytes in the data area; each is handed to the device separately.
-    private mutating func handlePortIO(io: some GuestIO) throws(CPUError) -> StopReason? {
+    private func handlePortIO(io: some GuestIO) throws(CPUError) -> StopReason? {
         let port = IOPort(ckvm_run_io_port(run))
         let size = Int(ckvm_run_io_size(run))
         let count = Int(ckvm_run_io_count(run))
@@ -111,7 +111,7 @@ extension KVMVirtualCPU {
     }
 
     /// Completes an MMIO exit. Accesses that are not 1, 2, 4 or 8 bytes wide are split into bytes.
-    private mutating func handleMMIO(io: some GuestIO) throws(CPUError) -> StopReason? {
+    private func handleMMIO(io: some GuestIO) throws(CPUError) -> StopReason? {
         let address = ckvm_run_mmio_phys_addr(run)
         let length = Int(min(ckvm_run_mmio_len(run), 8))
         let data = UnsafeMutableRawPointer(ckvm_run_mmio_data(run)!)

@@ -6,8 +6,9 @@ import SystemPackage
 import VMCore
 
 /// A KVM vCPU: its fd and the `kvm_run` area KVM shares with us. The `kvm_run` pointer never
-/// leaves this target.
-public struct KVMVirtualCPU: ~Copyable, VirtualCPU {
+/// leaves this target. A class so that the machine can hold either backend in a plain enum; it is
+/// used by one thread at a time (not Sendable).
+public final class KVMVirtualCPU: VirtualCPU {
     let fd: FileDescriptor
     let run: UnsafeMutablePointer<kvm_run>
     let mapSize: Int

@@ -3,6 +3,7 @@ import Devices
 import KVM
 import Logging
 import VMCore
+import X86Emulator
 
 /// A one-vCPU PC-style machine: guest memory, the port bus with its devices, and a KVM vCPU.
 /// The composition root: the only place that knows every target.
@@ -10,8 +11,9 @@ public final class Machine {
     public let memory: GuestMemory
     let configuration: MachineConfiguration
     let plan: BootPlan
-    let vm: KVMVirtualMachine
-    var cpu: KVMVirtualCPU
+    let backend: Backend
+    /// One line saying which backend runs and why (printed on stderr by the CLI).
+    public let backendReason: String
     let io: MachineIO
     let postCodes = PostCodePort()
     let buildStart: UInt64
@@ -46,23 +48,35 @@ public final class Machine {
             ports: ports, mmio: try! Bus([]), hypercallPort: hypercallPort,
             hypercalls: HypercallHandler(memory: memory, console: configuration.console), logger: logger)
 
+        (backend, backendReason) = try Self.makeBackend(configuration, memory: memory, logger: logger)
         do {
-            let system = try KVMSystem(path: configuration.kvmPath)
-            vm = try system.makeVirtualMachine()
-            try vm.mapMemory(memory)
-            cpu = try vm.makeVirtualCPU()
-            logger.debug("KVM VM ready: \(memory.regions.count) memory slot(s), \(configuration.memorySize >> 20) MiB RAM")
-        } catch let error as KVMUnavailable {
-            throw .kvmUnavailable(error)
-        } catch let error as KVMError {
-            throw .kvm(error)
-        } catch {
-            fatalError("unexpected error \(error)")
+            try backend.cpu.setSystemRegisters(plan.systemRegisters)
+            try backend.cpu.setRegisters(plan.registers)
+        } catch { throw .cpu(error) }
+    }
+
+    /// Picks the backend once, here at the composition root.
+    private static func makeBackend(_ configuration: MachineConfiguration, memory: GuestMemory, logger: Logger) throws(MachineError) -> (Backend, String) {
+        if configuration.backend == .software {
+            return (.software(SoftwareVirtualCPU(memory: memory)), "backend: software (asked for with --backend software)")
         }
         do {
-            try cpu.setSystemRegisters(plan.systemRegisters)
-            try cpu.setRegisters(plan.registers)
-        } catch { throw .cpu(error) }
+            let system = try KVMSystem(path: configuration.kvmPath)
+            let vm = try system.makeVirtualMachine()
+            try vm.mapMemory(memory)
+            let cpu = try vm.makeVirtualCPU()
+            logger.debug("KVM VM ready: \(memory.regions.count) memory slot(s), \(configuration.memorySize >> 20) MiB RAM")
+            return (.kvm(vm, cpu), "backend: kvm (\(configuration.kvmPath))")
+        } catch {
+            let failure: MachineError
+            switch error {
+            case let error as KVMUnavailable: failure = .kvmUnavailable(error)
+            case let error as KVMError: failure = .kvm(error)
+            default: failure = .kvm(KVMError("KVM setup", .ioError))
+            }
+            guard configuration.backend == .auto else { throw failure }
+            return (.software(SoftwareVirtualCPU(memory: memory)), "backend: software, because KVM is not usable: \(failure)")
+        }
     }
 
     /// Runs the guest until it stops, enforcing the timeout and stopping on SIGINT/SIGTERM.
@@ -72,7 +86,7 @@ public final class Machine {
         let runStart = monotonicNanoseconds()
         let reason: StopReason
         do {
-            reason = try cpu.run(io: io, kicker: kicker)
+            reason = try backend.run(io: io, kicker: kicker)
         } catch {
             watchdog.cancel()
             throw .cpu(error)
@@ -92,14 +106,43 @@ public final class Machine {
             devices.append(.init(bus: "mmio", device: entry.device.name, range: entry.range.description, accesses: count))
         }
         return RunReport(
-            backend: "kvm", imageSummary: plan.summary, stopReason: reason, exitStatus: ExitStatus.forStop(reason),
-            statistics: cpu.statistics, devices: devices,
+            backend: backend.name, imageSummary: plan.summary, stopReason: reason, exitStatus: ExitStatus.forStop(reason),
+            statistics: backend.cpu.statistics, devices: devices,
             unclaimedPorts: counters.unclaimedPorts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             unclaimedPortTotal: counters.unclaimedPortTotal,
             unclaimedMMIO: counters.unclaimedMMIO.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             unclaimedMMIOTotal: counters.unclaimedMMIOTotal,
             hypercalls: counters.hypercalls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             setupNanoseconds: setup, runNanoseconds: run, postCodes: postCodes.history,
-            registers: try? cpu.registers(), systemRegisters: try? cpu.systemRegisters())
+            registers: try? backend.cpu.registers(), systemRegisters: try? backend.cpu.systemRegisters())
+    }
+}
+
+/// The vCPU backend, chosen once. The KVM case keeps its VM alive as long as the vCPU.
+enum Backend {
+    case kvm(KVMVirtualMachine, KVMVirtualCPU)
+    case software(SoftwareVirtualCPU)
+
+    var name: String {
+        switch self {
+        case .kvm: return "kvm"
+        case .software: return "software"
+        }
+    }
+
+    /// The vCPU for register access (both backends are classes, so this is a reference).
+    var cpu: any VirtualCPU {
+        switch self {
+        case .kvm(_, let cpu): return cpu
+        case .software(let cpu): return cpu
+        }
+    }
+
+    /// Runs with the concrete backend type, so `GuestIO` calls are specialized.
+    func run(io: MachineIO, kicker: CPUKicker) throws(CPUError) -> StopReason {
+        switch self {
+        case .kvm(_, let cpu): return try cpu.run(io: io, kicker: kicker)
+        case .software(let cpu): return try cpu.run(io: io, kicker: kicker)
+        }
     }
 }

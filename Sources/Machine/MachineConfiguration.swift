@@ -10,6 +10,8 @@ public struct MachineConfiguration: Sendable {
     public var console: any ConsoleSink = FileDescriptorConsole()
     /// Stop the guest after this many seconds.
     public var timeout: Double? = nil
+    /// Which vCPU backend runs the guest.
+    public var backend: BackendChoice = .auto
 
     public static let defaultMemorySize: UInt64 = 64 << 20
     /// Enough for the boot structures, a stack and a small guest.
@@ -18,4 +20,9 @@ public struct MachineConfiguration: Sendable {
     public init(memorySize: UInt64 = MachineConfiguration.defaultMemorySize) {
         self.memorySize = memorySize
     }
+}
+
+/// `--backend`: KVM, the software emulator, or KVM when it works and the emulator otherwise.
+public enum BackendChoice: String, Sendable, CaseIterable {
+    case auto, kvm, software
 }

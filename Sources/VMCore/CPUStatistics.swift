@@ -24,6 +24,10 @@ public struct CPUStatistics: Sendable, Equatable {
     public var exits = [UInt64](repeating: 0, count: ExitKind.allCases.count)
     /// Nanoseconds spent inside the guest (in KVM_RUN, or in the emulator loop).
     public var guestNanoseconds: UInt64 = 0
+    /// Invalid-opcode exceptions raised by the software backend (instructions it does not
+    /// implement, or truly invalid ones), with the bytes of up to eight distinct ones.
+    public var invalidOpcodes: UInt64 = 0
+    public var invalidOpcodeSamples: [[UInt8]] = []
     public init() {}
 
     public subscript(kind: ExitKind) -> UInt64 {

@@ -17,6 +17,7 @@ enum Launcher {
         let report: RunReport
         do {
             let machine = try Machine(plan: plan, configuration: options.configuration, logger: logger)
+            printToStderr("vmm: " + machine.backendReason)
             report = try machine.run()
         } catch {
             printError(error.description)

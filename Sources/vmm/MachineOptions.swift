@@ -17,6 +17,9 @@ struct MachineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write the stop reason, status, counts and timings as JSON to this file.", valueName: "file"))
     var result: String?
 
+    @Option(help: ArgumentHelp("Which vCPU backend runs the guest: auto (KVM if it works, else software), kvm, or software.", valueName: "backend"))
+    var backend: BackendChoice = .auto
+
     @Option(name: .customLong("kvm-device"), help: ArgumentHelp("The KVM device to open.", valueName: "path"))
     var kvmDevice = KVMSystem.defaultPath
 
@@ -37,6 +40,9 @@ struct MachineOptions: ParsableArguments {
         var configuration = MachineConfiguration(memorySize: memory.bytes)
         configuration.kvmPath = kvmDevice
         configuration.timeout = timeout
+        configuration.backend = backend
         return configuration
     }
 }
+
+extension BackendChoice: ExpressibleByArgument {}

@@ -1,0 +1,74 @@
+import VMCore
+
+/// Segment register numbers as encoded in instructions (ModRM.reg for MOV Sreg, prefixes).
+enum SegmentIndex: Int {
+    case es = 0, cs, ss, ds, fs, gs
+}
+
+/// The architectural state the interpreter works on: a plain struct reached through a pointer,
+/// with the general registers in a fixed array indexed by their encoding (RAX = 0 ... R15 = 15).
+struct CPUState {
+    var gpr: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+              UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var rip: UInt64 = 0
+    var rflags: UInt64 = 0x2
+    var segments: (Segment, Segment, Segment, Segment, Segment, Segment) = (Segment(), Segment(), Segment(), Segment(), Segment(), Segment())
+    var tr = Segment(), ldt = Segment()
+    var gdt = DescriptorTable(), idt = DescriptorTable()
+    var cr0: UInt64 = 0x6000_0010, cr2: UInt64 = 0, cr3: UInt64 = 0, cr4: UInt64 = 0, cr8: UInt64 = 0
+    var efer: UInt64 = 0
+    var apicBase: UInt64 = 0xFEE0_0900
+    /// Model-specific registers the boot path touches (STAR, LSTAR, FS/GS base, TSC...).
+    var star: UInt64 = 0, lstar: UInt64 = 0, cstar: UInt64 = 0, sfmask: UInt64 = 0, kernelGSBase: UInt64 = 0
+    var tscOffset: UInt64 = 0
+    var dr: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0x0FFF_0FF0, 0x400)
+
+    // RFLAGS bits.
+    static let cf: UInt64 = 1 << 0, pf: UInt64 = 1 << 2, af: UInt64 = 1 << 4, zf: UInt64 = 1 << 6
+    static let sf: UInt64 = 1 << 7, tf: UInt64 = 1 << 8, ifl: UInt64 = 1 << 9, df: UInt64 = 1 << 10
+    static let of: UInt64 = 1 << 11, iopl: UInt64 = 3 << 12, nt: UInt64 = 1 << 14, rf: UInt64 = 1 << 16
+    static let vm: UInt64 = 1 << 17, ac: UInt64 = 1 << 18, id: UInt64 = 1 << 21
+    static let arithmeticFlags: UInt64 = cf | pf | af | zf | sf | of
+
+    var isProtected: Bool { cr0 & ControlBits.cr0ProtectionEnable != 0 }
+    var isPaging: Bool { cr0 & ControlBits.cr0Paging != 0 }
+    var isLongModeActive: Bool { efer & ControlBits.eferLongModeActive != 0 }
+    /// 64-bit mode: long mode active and a 64-bit code segment.
+    var is64BitMode: Bool { isLongModeActive && segments.1.long }
+    var cpl: UInt8 { isProtected ? segments.1.dpl : 0 }
+
+    func register(_ index: Int) -> UInt64 {
+        withUnsafeBytes(of: gpr) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
+    }
+
+    mutating func setRegister(_ index: Int, _ value: UInt64) {
+        withUnsafeMutableBytes(of: &gpr) { $0.storeBytes(of: value, toByteOffset: index * 8, as: UInt64.self) }
+    }
+
+    func segment(_ index: SegmentIndex) -> Segment {
+        switch index {
+        case .es: return segments.0
+        case .cs: return segments.1
+        case .ss: return segments.2
+        case .ds: return segments.3
+        case .fs: return segments.4
+        case .gs: return segments.5
+        }
+    }
+
+    mutating func setSegment(_ index: SegmentIndex, _ segment: Segment) {
+        switch index {
+        case .es: segments.0 = segment
+        case .cs: segments.1 = segment
+        case .ss: segments.2 = segment
+        case .ds: segments.3 = segment
+        case .fs: segments.4 = segment
+        case .gs: segments.5 = segment
+        }
+    }
+
+    func flag(_ bit: UInt64) -> Bool { rflags & bit != 0 }
+    mutating func setFlag(_ bit: UInt64, _ on: Bool) {
+        if on { rflags |= bit } else { rflags &= ~bit }
+    }
+}

@@ -1,0 +1,38 @@
+import VMCore
+
+/// An x86 exception raised while executing an instruction, delivered through the IVT or IDT.
+struct Fault: Sendable {
+    var vector: UInt8
+    var errorCode: UInt32?
+
+    static let divideError: UInt8 = 0, breakpoint: UInt8 = 3, overflow: UInt8 = 4
+    static let invalidOpcode: UInt8 = 6, doubleFault: UInt8 = 8, generalProtection: UInt8 = 13
+    static let stackFault: UInt8 = 12, pageFault: UInt8 = 14
+
+    static let ud = Fault(vector: invalidOpcode, errorCode: nil)
+    static let de = Fault(vector: divideError, errorCode: nil)
+    static func gp(_ code: UInt32 = 0) -> Fault { Fault(vector: generalProtection, errorCode: code) }
+
+    /// Exceptions whose delivery pushes an error code (Intel SDM vol. 3, table 6-1).
+    static func pushesErrorCode(_ vector: UInt8) -> Bool {
+        switch vector {
+        case 8, 10, 11, 12, 13, 14, 17, 21: return true
+        default: return false
+        }
+    }
+
+    /// Contributory exceptions: two in a row make a double fault (SDM vol. 3, table 6-5).
+    static func isContributory(_ vector: UInt8) -> Bool {
+        switch vector {
+        case 0, 10, 11, 12, 13: return true
+        default: return false
+        }
+    }
+}
+
+/// What ends the execution of one instruction early: an exception for the guest, or a stop of
+/// the whole run (HLT, a device's request, a triple fault).
+enum Interruption: Error {
+    case fault(Fault)
+    case stop(StopReason)
+}

@@ -1,0 +1,510 @@
+import VMCore
+
+/// The one-byte opcode map (SDM vol. 2, appendix A).
+extension Interpreter {
+    /// Executes one instruction. Faults leave RIP at the instruction so the handler sees it.
+    func step() throws(Interruption) {
+        let start = state.pointee.rip
+        var i = Instruction(start: start, cursor: start)
+        let opcode = try decodePrefixes(&i)
+        let p = i.prefixes
+        let os = p.operandSize
+        var next: UInt64? = nil  // a new RIP for control transfers
+
+        switch opcode {
+        // ALU r/m,r; r,r/m; AL/eAX,imm for ADD OR ADC SBB AND SUB XOR CMP.
+        case 0x00...0x3F where opcode & 7 < 6:
+            let operation = Int(opcode >> 3)
+            let form = opcode & 7
+            let size = form & 1 == 0 ? 1 : os
+            switch form {
+            case 0, 1:
+                let m = try decodeModRM(&i)
+                let result = alu(operation, try read(m.operand, size: size, p), readReg(m, size: size, p), size: size)
+                if operation != 7 { try write(m.operand, size: size, p, result) }
+            case 2, 3:
+                let m = try decodeModRM(&i)
+                let result = alu(operation, readReg(m, size: size, p), try read(m.operand, size: size, p), size: size)
+                if operation != 7 { writeReg(m, size: size, p, result) }
+            default:
+                let immediate = try fetchSigned(&i, size: min(size, 4))
+                let result = alu(operation, readRegister(0, size: size, rex: false), immediate, size: size)
+                if operation != 7 { writeRegister(0, size: size, rex: false, result) }
+            }
+        case 0x06, 0x0E, 0x16, 0x1E where !state.pointee.is64BitMode:  // PUSH ES/CS/SS/DS
+            let index = SegmentIndex(rawValue: Int(opcode >> 3))!
+            try push(UInt64(state.pointee.segment(index).selector), size: stackOperandSize(p))
+        case 0x07, 0x17, 0x1F where !state.pointee.is64BitMode:  // POP ES/SS/DS
+            let value = try pop(size: stackOperandSize(p))
+            try loadSegment(SegmentIndex(rawValue: Int(opcode >> 3))!, UInt16(truncatingIfNeeded: value))
+        case 0x40...0x4F where !state.pointee.is64BitMode:  // INC/DEC r (REX in 64-bit mode)
+            let index = Int(opcode & 7)
+            writeRegister(index, size: os, rex: false, incrementDecrement(readRegister(index, size: os, rex: false), decrement: opcode >= 0x48, size: os))
+        case 0x50...0x57:
+            let size = stackOperandSize(p)
+            try push(readRegister(Int(opcode & 7) + p.rexB, size: size, rex: true), size: size)
+        case 0x58...0x5F:
+            let size = stackOperandSize(p)
+            let value = try pop(size: size)
+            writeRegister(Int(opcode & 7) + p.rexB, size: size, rex: true, value)
+        case 0x63 where state.pointee.is64BitMode:  // MOVSXD
+            let m = try decodeModRM(&i)
+            writeReg(m, size: os, p, signExtend(try read(m.operand, size: 4, p), from: 4))
+        case 0x68, 0x6A:
+            let size = stackOperandSize(p)
+            try push(try fetchSigned(&i, size: opcode == 0x6A ? 1 : min(size, 4)) & mask(size), size: size)
+        case 0x69, 0x6B:  // IMUL r, r/m, imm
+            let immediateSize = opcode == 0x6B ? 1 : min(os, 4)
+            let m = try decodeModRM(&i, immediateSize: immediateSize)
+            let immediate = try fetchSigned(&i, size: immediateSize)
+            writeReg(m, size: os, p, signedMultiply(try read(m.operand, size: os, p), immediate, size: os))
+        case 0x70...0x7F:
+            let displacement = try fetchSigned(&i, size: 1)
+            if condition(opcode & 0xF) { next = i.cursor &+ displacement }
+        case 0x80, 0x81, 0x83:
+            let size = opcode == 0x80 ? 1 : os
+            let immediateSize = opcode == 0x81 ? min(size, 4) : 1
+            let m = try decodeModRM(&i, immediateSize: immediateSize)
+            let immediate = try fetchSigned(&i, size: immediateSize)
+            let result = alu(m.reg & 7, try read(m.operand, size: size, p), immediate, size: size)
+            if m.reg & 7 != 7 { try write(m.operand, size: size, p, result) }
+        case 0x84, 0x85:
+            let size = opcode == 0x84 ? 1 : os
+            let m = try decodeModRM(&i)
+            _ = logic(try read(m.operand, size: size, p) & readReg(m, size: size, p), size: size)
+        case 0x86, 0x87:  // XCHG r/m, r
+            let size = opcode == 0x86 ? 1 : os
+            let m = try decodeModRM(&i)
+            let memoryValue = try read(m.operand, size: size, p)
+            try write(m.operand, size: size, p, readReg(m, size: size, p))
+            writeReg(m, size: size, p, memoryValue)
+        case 0x88...0x8B:
+            let size = opcode & 1 == 0 ? 1 : os
+            let m = try decodeModRM(&i)
+            if opcode < 0x8A { try write(m.operand, size: size, p, readReg(m, size: size, p)) }
+            else { writeReg(m, size: size, p, try read(m.operand, size: size, p)) }
+        case 0x8C:  // MOV r/m, Sreg
+            let m = try decodeModRM(&i)
+            guard let index = SegmentIndex(rawValue: m.reg & 7) else { throw .fault(.ud) }
+            let selector = UInt64(state.pointee.segment(index).selector)
+            try write(m.operand, size: m.isRegister ? os : 2, p, selector)
+        case 0x8D:
+            let m = try decodeModRM(&i)
+            guard case .memory(_, let offset) = m.operand else { throw .fault(.ud) }
+            writeReg(m, size: os, p, offset)
+        case 0x8E:  // MOV Sreg, r/m
+            let m = try decodeModRM(&i)
+            guard let index = SegmentIndex(rawValue: m.reg & 7), index != .cs else { throw .fault(.ud) }
+            try loadSegment(index, UInt16(truncatingIfNeeded: try read(m.operand, size: 2, p)))
+        case 0x8F:
+            let size = stackOperandSize(p)
+            let m = try decodeModRM(&i)
+            try write(m.operand, size: size, p, try pop(size: size))
+        case 0x90 where p.rep == 0xF3:  // PAUSE
+            break
+        case 0x90...0x97:
+            let index = Int(opcode & 7) + p.rexB
+            if index != 0 {
+                let a = readRegister(0, size: os, rex: true)
+                writeRegister(0, size: os, rex: true, readRegister(index, size: os, rex: true))
+                writeRegister(index, size: os, rex: true, a)
+            } else if os == 4 && state.pointee.is64BitMode && p.rexB != 0 {
+                writeRegister(0, size: 4, rex: true, readRegister(0, size: 4, rex: true))
+            }
+        case 0x98:  // CBW/CWDE/CDQE
+            writeRegister(0, size: os, rex: true, signExtend(readRegister(0, size: os / 2, rex: true), from: os / 2))
+        case 0x99:  // CWD/CDQ/CQO
+            let negative = readRegister(0, size: os, rex: true) & signBit(os) != 0
+            writeRegister(2, size: os, rex: true, negative ? mask(os) : 0)
+        case 0x9A where !state.pointee.is64BitMode:  // CALL far ptr16:16/32
+            let offset = try fetch(&i, size: os)
+            let selector = UInt16(try fetch(&i, size: 2))
+            try push(UInt64(state.pointee.segment(.cs).selector), size: os)
+            try push(i.cursor, size: os)
+            try loadCodeSegment(selector)
+            next = offset
+        case 0x9C:  // PUSHF
+            try checkIOPLForFlags()
+            let size = stackOperandSize(p)
+            try push(state.pointee.rflags & 0x00FC_FFFF & mask(size), size: size)  // VM and RF read as 0
+        case 0x9D:  // POPF
+            try checkIOPLForFlags()
+            let size = stackOperandSize(p)
+            writeFlags(try pop(size: size), size: size)
+        case 0x9E:  // SAHF
+            let ah = (state.pointee.register(0) >> 8) & 0xD5
+            state.pointee.rflags = state.pointee.rflags & ~0xD5 | ah | 2
+        case 0x9F:  // LAHF
+            writeRegister(4, size: 1, rex: false, state.pointee.rflags & 0xD7 | 2)
+        case 0xA0...0xA3:  // MOV AL/eAX <-> moffs
+            let size = opcode & 1 == 0 ? 1 : os
+            let offset = try fetch(&i, size: p.addressSize)
+            let segment = p.segmentOverride ?? .ds
+            if opcode < 0xA2 { writeRegister(0, size: size, rex: true, try readSegmented(segment, offset, size: size)) }
+            else { try writeSegmented(segment, offset, size: size, readRegister(0, size: size, rex: true)) }
+        case 0xA4...0xA7, 0xAA...0xAF, 0x6C...0x6F:
+            if let resume = try stringInstruction(opcode, p, start: i.start) { next = resume }
+        case 0xA8, 0xA9:
+            let size = opcode == 0xA8 ? 1 : os
+            _ = logic(readRegister(0, size: size, rex: false) & (try fetchSigned(&i, size: min(size, 4))), size: size)
+        case 0xB0...0xB7:
+            writeRegister(Int(opcode & 7) + p.rexB, size: 1, rex: p.rex != 0, try fetch(&i, size: 1))
+        case 0xB8...0xBF:
+            writeRegister(Int(opcode & 7) + p.rexB, size: os, rex: true, try fetch(&i, size: os))
+        case 0xC0, 0xC1, 0xD0...0xD3:
+            let size = opcode & 1 == 0 ? 1 : os
+            let m = try decodeModRM(&i, immediateSize: opcode <= 0xC1 ? 1 : 0)
+            let count: UInt64 = opcode <= 0xC1 ? try fetch(&i, size: 1) : (opcode <= 0xD1 ? 1 : state.pointee.register(1) & 0xFF)
+            let value = try read(m.operand, size: size, p)
+            let result = shift(m.reg & 7, value, count: count, size: size)
+            try write(m.operand, size: size, p, result)
+        case 0xC2, 0xC3:  // RET near
+            let release: UInt64 = opcode == 0xC2 ? try fetch(&i, size: 2) : 0
+            let size = stackOperandSize(p)
+            next = try pop(size: size)
+            adjustStack(by: release)
+        case 0xC6, 0xC7:
+            let size = opcode == 0xC6 ? 1 : os
+            let m = try decodeModRM(&i, immediateSize: min(size, 4))
+            try write(m.operand, size: size, p, try fetchSigned(&i, size: min(size, 4)))
+        case 0xC8:  // ENTER
+            let frameSize = try fetch(&i, size: 2)
+            let level = try fetch(&i, size: 1) & 0x1F
+            try enter(frameSize: frameSize, level: level, p)
+        case 0xC9:  // LEAVE
+            let size = stackOperandSize(p)
+            writeRegister(4, size: stackAddressSize, rex: true, state.pointee.register(5))
+            writeRegister(5, size: size, rex: true, try pop(size: size))
+        case 0xCA, 0xCB:  // RET far
+            let release: UInt64 = opcode == 0xCA ? try fetch(&i, size: 2) : 0
+            let size = p.operandSize
+            let offset = try pop(size: size)
+            let selector = UInt16(truncatingIfNeeded: try pop(size: size))
+            try loadCodeSegment(selector)
+            adjustStack(by: release)
+            next = offset
+        case 0xCC:
+            state.pointee.rip = i.cursor
+            try deliver(vector: Fault.breakpoint, errorCode: nil, returnAddress: i.cursor, software: true)
+            return
+        case 0xCD:
+            let vector = UInt8(try fetch(&i, size: 1))
+            state.pointee.rip = i.cursor
+            try deliver(vector: vector, errorCode: nil, returnAddress: i.cursor, software: true)
+            return
+        case 0xCE where !state.pointee.is64BitMode:  // INTO
+            if state.pointee.flag(CPUState.of) {
+                try deliver(vector: Fault.overflow, errorCode: nil, returnAddress: i.cursor, software: true)
+                return
+            }
+        case 0xCF:
+            try interruptReturn(p)
+            return
+        case 0xE0...0xE3:  // LOOPNE, LOOPE, LOOP, JCXZ
+            let displacement = try fetchSigned(&i, size: 1)
+            let counterMask = addressMask(p)
+            var counter = state.pointee.register(1) & counterMask
+            var take: Bool
+            if opcode == 0xE3 {
+                take = counter == 0
+            } else {
+                counter = (counter &- 1) & counterMask
+                writeRegister(1, size: p.addressSize, rex: true, counter)
+                take = counter != 0
+                if opcode == 0xE0 { take = take && !state.pointee.flag(CPUState.zf) }
+                if opcode == 0xE1 { take = take && state.pointee.flag(CPUState.zf) }
+            }
+            if take { next = i.cursor &+ displacement }
+        case 0xE4, 0xE5, 0xEC, 0xED:  // IN
+            let size = opcode & 1 == 0 ? 1 : min(os, 4)
+            let port = opcode <= 0xE5 ? UInt16(try fetch(&i, size: 1)) : UInt16(truncatingIfNeeded: state.pointee.register(2))
+            try checkIOPermission(port, size: size)
+            writeRegister(0, size: size, rex: true, try portIn(port, size: size))
+        case 0xE6, 0xE7, 0xEE, 0xEF:  // OUT
+            let size = opcode & 1 == 0 ? 1 : min(os, 4)
+            let port = opcode <= 0xE7 ? UInt16(try fetch(&i, size: 1)) : UInt16(truncatingIfNeeded: state.pointee.register(2))
+            try checkIOPermission(port, size: size)
+            state.pointee.rip = i.cursor  // a hypercall sees the state after the instruction
+            try portOut(port, size: size, readRegister(0, size: size, rex: true))
+            return
+        case 0xE8:
+            let displacement = try fetchSigned(&i, size: min(os, 4))
+            let size = stackOperandSize(p)
+            try push(i.cursor, size: size)
+            next = (i.cursor &+ displacement) & mask(size)
+        case 0xE9, 0xEB:
+            let displacement = try fetchSigned(&i, size: opcode == 0xEB ? 1 : min(os, 4))
+            next = i.cursor &+ displacement
+            if !state.pointee.is64BitMode { next! &= mask(os) }
+        case 0xEA where !state.pointee.is64BitMode:  // JMP far ptr16:16/32
+            let offset = try fetch(&i, size: os)
+            let selector = UInt16(try fetch(&i, size: 2))
+            try loadCodeSegment(selector)
+            next = offset
+        case 0xF4:
+            guard state.pointee.cpl == 0 else { throw .fault(.gp()) }
+            state.pointee.rip = i.cursor
+            throw .stop(.halted(interruptsEnabled: state.pointee.flag(CPUState.ifl)))
+        case 0xF5: state.pointee.rflags ^= CPUState.cf
+        case 0xF6, 0xF7:
+            let size = opcode == 0xF6 ? 1 : os
+            let m = try decodeModRM(&i, immediateSize: m0Immediate(opcode, size: size, peek: i))
+            try group3(m, size: size, p, &i)
+        case 0xF8: state.pointee.setFlag(CPUState.cf, false)
+        case 0xF9: state.pointee.setFlag(CPUState.cf, true)
+        case 0xFA, 0xFB:  // CLI, STI
+            let s = state.pointee
+            if s.isProtected && s.cpl > UInt8((s.rflags >> 12) & 3) { throw .fault(.gp()) }
+            state.pointee.setFlag(CPUState.ifl, opcode == 0xFB)
+        case 0xFC: state.pointee.setFlag(CPUState.df, false)
+        case 0xFD: state.pointee.setFlag(CPUState.df, true)
+        case 0xFE, 0xFF:
+            if let target = try group5(opcode, p, &i) { next = target }
+        case 0x0F:
+            if let target = try twoByte(&i) { next = target }
+        default:
+            throw .fault(.ud)
+        }
+        state.pointee.rip = next.map { maskIP($0) } ?? i.cursor
+    }
+
+    /// The size of the immediate that follows ModRM for F6/F7 (only TEST, reg 0 or 1, has one).
+    func m0Immediate(_ opcode: UInt8, size: Int, peek: Instruction) -> Int {
+        // ModRM.reg is read again by decodeModRM; peeking it here keeps RIP-relative math exact.
+        guard let byte = try? readSegmented(.cs, peek.cursor, size: 1) else { return 0 }
+        return (byte >> 3) & 6 == 0 ? min(size, 4) : 0
+    }
+
+    func adjustStack(by bytes: UInt64) {
+        guard bytes != 0 else { return }
+        let size = stackAddressSize
+        writeRegister(4, size: size, rex: true, (state.pointee.register(4) &+ bytes) & mask(size))
+    }
+
+    /// Group 3: TEST NOT NEG MUL IMUL DIV IDIV.
+    func group3(_ m: ModRM, size: Int, _ p: Prefixes, _ i: inout Instruction) throws(Interruption) {
+        let value = try read(m.operand, size: size, p)
+        switch m.reg & 7 {
+        case 0, 1:
+            _ = logic(value & (try fetchSigned(&i, size: min(size, 4))), size: size)
+        case 2:
+            try write(m.operand, size: size, p, ~value & mask(size))
+        case 3:
+            let result = subtract(0, value, borrow: 0, size: size)
+            state.pointee.setFlag(CPUState.cf, value & mask(size) != 0)
+            try write(m.operand, size: size, p, result)
+        case 4, 5:
+            try multiplyAccumulator(value, signed: m.reg & 7 == 5, size: size)
+        default:
+            try divideAccumulator(value, signed: m.reg & 7 == 7, size: size)
+        }
+    }
+
+    /// Group 5: INC DEC CALL CALLF JMP JMPF PUSH (FE: INC DEC only). Returns a new RIP.
+    func group5(_ opcode: UInt8, _ p: Prefixes, _ i: inout Instruction) throws(Interruption) -> UInt64? {
+        let m = try decodeModRM(&i)
+        let size = opcode == 0xFE ? 1 : p.operandSize
+        let operation = m.reg & 7
+        if opcode == 0xFE && operation > 1 { throw .fault(.ud) }
+        switch operation {
+        case 0, 1:
+            let value = try read(m.operand, size: size, p)
+            try write(m.operand, size: size, p, incrementDecrement(value, decrement: operation == 1, size: size))
+            return nil
+        case 2, 4:  // CALL/JMP near indirect
+            let targetSize = state.pointee.is64BitMode ? 8 : size
+            let target = try read(m.operand, size: targetSize, p)
+            if operation == 2 { try push(i.cursor, size: stackOperandSize(p)) }
+            return target
+        case 3, 5:  // CALL/JMP far indirect: m16:16/32/64
+            guard case .memory(let segment, let offset) = m.operand else { throw .fault(.ud) }
+            let offsetSize = p.rexW ? 8 : size
+            let target = try readSegmented(segment, offset, size: offsetSize)
+            let selector = UInt16(try readSegmented(segment, offset &+ UInt64(offsetSize), size: 2))
+            if operation == 3 {
+                try push(UInt64(state.pointee.segment(.cs).selector), size: offsetSize)
+                try push(i.cursor, size: offsetSize)
+            }
+            try loadCodeSegment(selector)
+            return target
+        case 6:
+            let pushSize = stackOperandSize(p)
+            try push(try read(m.operand, size: pushSize, p), size: pushSize)
+            return nil
+        default:
+            throw .fault(.ud)
+        }
+    }
+
+    func signedMultiply(_ a: UInt64, _ b: UInt64, size: Int) -> UInt64 {
+        let x = Int64(bitPattern: signExtend(a, from: size)), y = Int64(bitPattern: signExtend(b, from: size))
+        let (high, low) = x.multipliedFullWidth(by: y)
+        let result = low & mask(size)
+        // CF=OF=1 when the full product does not fit the destination's signed range.
+        let fits: Bool
+        if size == 8 {
+            fits = (high == 0 && Int64(bitPattern: low) >= 0) || (high == -1 && Int64(bitPattern: low) < 0)
+        } else {
+            fits = signExtend(result, from: size) == low  // operands of 32 bits or less cannot overflow 64
+        }
+        state.pointee.rflags = state.pointee.rflags & ~CPUState.arithmeticFlags | resultFlags(result, size: size) & ~CPUState.zf
+        state.pointee.setFlag(CPUState.cf, !fits)
+        state.pointee.setFlag(CPUState.of, !fits)
+        return result
+    }
+
+    /// MUL/IMUL with one operand: rDX:rAX (AX for bytes) = rAX * value.
+    func multiplyAccumulator(_ value: UInt64, signed: Bool, size: Int) throws(Interruption) {
+        let a = readRegister(0, size: size, rex: true)
+        var low: UInt64, high: UInt64, overflow: Bool
+        if signed {
+            let x = Int64(bitPattern: signExtend(a, from: size)), y = Int64(bitPattern: signExtend(value, from: size))
+            let product = x.multipliedFullWidth(by: y)
+            if size == 8 {
+                low = product.low; high = UInt64(bitPattern: product.high)
+                overflow = !((product.high == 0 && Int64(bitPattern: product.low) >= 0) || (product.high == -1 && Int64(bitPattern: product.low) < 0))
+            } else {
+                let full = x &* y
+                low = UInt64(bitPattern: full) & mask(size)
+                high = UInt64(bitPattern: full >> Int64(size * 8)) & mask(size)
+                overflow = signExtend(low, from: size) != UInt64(bitPattern: full)
+            }
+        } else {
+            let product = a.multipliedFullWidth(by: value & mask(size))
+            if size == 8 { low = product.low; high = product.high }
+            else { low = product.low & mask(size); high = (product.low >> UInt64(size * 8)) & mask(size) }
+            overflow = high != 0
+        }
+        if size == 1 {
+            writeRegister(0, size: 2, rex: true, low | high << 8)
+        } else {
+            writeRegister(0, size: size, rex: true, low)
+            writeRegister(2, size: size, rex: true, high)
+        }
+        state.pointee.rflags = state.pointee.rflags & ~CPUState.arithmeticFlags | resultFlags(low, size: size) & ~CPUState.zf
+        state.pointee.setFlag(CPUState.cf, overflow)
+        state.pointee.setFlag(CPUState.of, overflow)
+    }
+
+    /// DIV/IDIV: rDX:rAX / value; #DE on a zero divisor or a quotient that does not fit.
+    func divideAccumulator(_ divisor: UInt64, signed: Bool, size: Int) throws(Interruption) {
+        let divisor = divisor & mask(size)
+        guard divisor != 0 else { throw .fault(.de) }
+        let low = size == 1 ? readRegister(0, size: 2, rex: true) & 0xFF : readRegister(0, size: size, rex: true)
+        let high = size == 1 ? (readRegister(0, size: 2, rex: true) >> 8) & 0xFF : readRegister(2, size: size, rex: true)
+        var quotient: UInt64, remainder: UInt64
+        if signed {
+            let d = Int64(bitPattern: signExtend(divisor, from: size))
+            if size == 8 {
+                let negative = Int64(bitPattern: high) < 0
+                var magnitudeHigh = high, magnitudeLow = low
+                if negative { (magnitudeLow, magnitudeHigh) = negate128(low, high) }
+                let dMagnitude = d < 0 ? UInt64(bitPattern: 0 &- d) : UInt64(d)
+                guard magnitudeHigh < dMagnitude else { throw .fault(.de) }
+                let (q, r) = dMagnitude.dividingFullWidth((magnitudeHigh, magnitudeLow))
+                let quotientNegative = negative != (d < 0)
+                guard q <= (quotientNegative ? UInt64(1) << 63 : UInt64(Int64.max)) else { throw .fault(.de) }
+                quotient = quotientNegative ? 0 &- q : q
+                remainder = negative ? 0 &- r : r
+            } else {
+                let bits = Int64(size * 8)
+                let dividend = Int64(bitPattern: signExtend(high, from: size) << UInt64(bits) | low)
+                let q = dividend / d, r = dividend % d
+                let minimum = -(Int64(1) << (bits - 1)), maximum = (Int64(1) << (bits - 1)) - 1
+                guard q >= minimum && q <= maximum else { throw .fault(.de) }
+                quotient = UInt64(bitPattern: q) & mask(size)
+                remainder = UInt64(bitPattern: r) & mask(size)
+            }
+        } else {
+            guard high < divisor else { throw .fault(.de) }
+            if size == 8 {
+                (quotient, remainder) = divisor.dividingFullWidth((high, low))
+            } else {
+                let dividend = high << UInt64(size * 8) | low
+                quotient = dividend / divisor
+                remainder = dividend % divisor
+            }
+        }
+        if size == 1 {
+            writeRegister(0, size: 2, rex: true, (quotient & 0xFF) | (remainder & 0xFF) << 8)
+        } else {
+            writeRegister(0, size: size, rex: true, quotient)
+            writeRegister(2, size: size, rex: true, remainder)
+        }
+    }
+
+    func negate128(_ low: UInt64, _ high: UInt64) -> (UInt64, UInt64) {
+        let newLow = ~low &+ 1
+        return (newLow, ~high &+ (newLow == 0 ? 1 : 0))
+    }
+
+    func enter(frameSize: UInt64, level: UInt64, _ p: Prefixes) throws(Interruption) {
+        let size = stackOperandSize(p)
+        let stackSize = stackAddressSize
+        try push(state.pointee.register(5), size: size)
+        let frame = state.pointee.register(4) & mask(stackSize)
+        if level > 0 {
+            var bp = state.pointee.register(5)
+            for _ in 1..<max(level, 1) {
+                bp = (bp &- UInt64(size)) & mask(stackSize)
+                try push(try readSegmented(.ss, bp, size: size), size: size)
+            }
+            try push(frame, size: size)
+        }
+        writeRegister(5, size: size, rex: true, frame)
+        writeRegister(4, size: stackSize, rex: true, (state.pointee.register(4) &- frameSize) & mask(stackSize))
+    }
+
+    /// PUSHF/POPF fault in virtual-8086 mode with IOPL < 3.
+    func checkIOPLForFlags() throws(Interruption) {
+        let s = state.pointee
+        if s.rflags & CPUState.vm != 0 && (s.rflags >> 12) & 3 < 3 { throw .fault(.gp()) }
+    }
+
+    /// POPF/IRET flag rules: IOPL changes only at CPL 0, IF only when CPL <= IOPL; VM, RF and the
+    /// reserved bits stay as they are; bit 1 is always set.
+    func writeFlags(_ value: UInt64, size: Int) {
+        let s = state.pointee
+        var changeable: UInt64 = CPUState.arithmeticFlags | CPUState.tf | CPUState.df | CPUState.nt | CPUState.ac | CPUState.id
+        if s.cpl == 0 { changeable |= CPUState.iopl }
+        if !s.isProtected || s.cpl <= UInt8((s.rflags >> 12) & 3) { changeable |= CPUState.ifl }
+        changeable &= mask(size)
+        state.pointee.rflags = (s.rflags & ~changeable) | (value & changeable) | 2
+    }
+
+    /// IRET/IRETD/IRETQ.
+    func interruptReturn(_ p: Prefixes) throws(Interruption) {
+        let s = state.pointee
+        let size = p.operandSize
+        if !s.isProtected {
+            let ip = try pop(size: size)
+            let cs = UInt16(truncatingIfNeeded: try pop(size: size))
+            let flags = try pop(size: size)
+            try loadCodeSegment(cs)
+            writeFlags(flags, size: size)
+            state.pointee.rip = ip & mask(size)
+            return
+        }
+        let oldCPL = s.cpl
+        let rip = try pop(size: size)
+        let cs = UInt16(truncatingIfNeeded: try pop(size: size))
+        let flags = try pop(size: size)
+        let returnsOuter = UInt8(cs & 3) > oldCPL
+        var rsp: UInt64 = 0, ss: UInt16 = 0
+        if s.is64BitMode || returnsOuter {
+            rsp = try pop(size: size)
+            ss = UInt16(truncatingIfNeeded: try pop(size: size))
+        }
+        guard UInt8(cs & 3) >= oldCPL else { throw .fault(.gp(UInt32(cs & ~3))) }
+        writeFlags(flags, size: size)
+        if oldCPL == 0 {
+            // CPL 0 may also restore IOPL and IF regardless (writeFlags saw CPL 0).
+        }
+        try loadCodeSegment(cs)
+        if s.is64BitMode || returnsOuter {
+            try loadSegment(.ss, ss)
+            state.pointee.setRegister(4, rsp)
+        }
+        state.pointee.rip = rip
+    }
+}

@@ -1,0 +1,161 @@
+/// Arithmetic with exact flags (computed eagerly in this version).
+extension Interpreter {
+    /// The eight classic ALU operations, in their opcode order (ADD OR ADC SBB AND SUB XOR CMP).
+    func alu(_ operation: Int, _ a: UInt64, _ b: UInt64, size: Int) -> UInt64 {
+        let m = mask(size)
+        let carryIn: UInt64 = state.pointee.flag(CPUState.cf) ? 1 : 0
+        switch operation {
+        case 0: return add(a, b, carry: 0, size: size)
+        case 1: return logic(a | b, size: size)
+        case 2: return add(a, b, carry: carryIn, size: size)
+        case 3: return subtract(a, b, borrow: carryIn, size: size)
+        case 4: return logic(a & b, size: size)
+        case 5, 7: return subtract(a, b, borrow: 0, size: size)
+        default: return logic((a ^ b) & m, size: size)
+        }
+    }
+
+    func add(_ a: UInt64, _ b: UInt64, carry: UInt64, size: Int) -> UInt64 {
+        let m = mask(size)
+        let a = a & m, b = b & m
+        let full = a &+ b &+ carry
+        let result = full & m
+        let carryOut: Bool
+        if size == 8 {
+            let (partial, c1) = a.addingReportingOverflow(b)
+            let (_, c2) = partial.addingReportingOverflow(carry)
+            carryOut = c1 || c2
+        } else {
+            carryOut = full > m
+        }
+        let overflow = ((a ^ result) & (b ^ result) & signBit(size)) != 0
+        setArithmeticFlags(result, size: size, carry: carryOut, overflow: overflow, adjust: ((a ^ b ^ result) & 0x10) != 0)
+        return result
+    }
+
+    func subtract(_ a: UInt64, _ b: UInt64, borrow: UInt64, size: Int) -> UInt64 {
+        let m = mask(size)
+        let a = a & m, b = b & m
+        let result = (a &- b &- borrow) & m
+        let borrowOut = a < b || (borrow != 0 && a == b)
+        let overflow = ((a ^ b) & (a ^ result) & signBit(size)) != 0
+        setArithmeticFlags(result, size: size, carry: borrowOut, overflow: overflow, adjust: ((a ^ b ^ result) & 0x10) != 0)
+        return result
+    }
+
+    /// AND, OR, XOR, TEST: CF and OF cleared, AF undefined (cleared here, as current CPUs do).
+    func logic(_ result: UInt64, size: Int) -> UInt64 {
+        setArithmeticFlags(result & mask(size), size: size, carry: false, overflow: false, adjust: false)
+        return result & mask(size)
+    }
+
+    func setArithmeticFlags(_ result: UInt64, size: Int, carry: Bool, overflow: Bool, adjust: Bool) {
+        var flags = state.pointee.rflags & ~CPUState.arithmeticFlags
+        if carry { flags |= CPUState.cf }
+        if overflow { flags |= CPUState.of }
+        if adjust { flags |= CPUState.af }
+        flags |= resultFlags(result, size: size)
+        state.pointee.rflags = flags
+    }
+
+    /// ZF, SF and PF of a result.
+    func resultFlags(_ result: UInt64, size: Int) -> UInt64 {
+        var flags: UInt64 = 0
+        if result & mask(size) == 0 { flags |= CPUState.zf }
+        if result & signBit(size) != 0 { flags |= CPUState.sf }
+        if UInt8(truncatingIfNeeded: result).nonzeroBitCount % 2 == 0 { flags |= CPUState.pf }
+        return flags
+    }
+
+    /// Whether condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc) holds.
+    func condition(_ cc: UInt8) -> Bool {
+        let s = state.pointee
+        let result: Bool
+        switch cc >> 1 {
+        case 0: result = s.flag(CPUState.of)
+        case 1: result = s.flag(CPUState.cf)
+        case 2: result = s.flag(CPUState.zf)
+        case 3: result = s.flag(CPUState.cf) || s.flag(CPUState.zf)
+        case 4: result = s.flag(CPUState.sf)
+        case 5: result = s.flag(CPUState.pf)
+        case 6: result = s.flag(CPUState.sf) != s.flag(CPUState.of)
+        default: result = s.flag(CPUState.zf) || s.flag(CPUState.sf) != s.flag(CPUState.of)
+        }
+        return cc & 1 == 0 ? result : !result
+    }
+
+    /// INC and DEC leave CF alone.
+    func incrementDecrement(_ value: UInt64, decrement: Bool, size: Int) -> UInt64 {
+        let carry = state.pointee.flag(CPUState.cf)
+        let result = decrement ? subtract(value, 1, borrow: 0, size: size) : add(value, 1, carry: 0, size: size)
+        state.pointee.setFlag(CPUState.cf, carry)
+        return result
+    }
+
+    /// Shifts and rotates of group 2 (ROL ROR RCL RCR SHL SHR SAL SAR). Flags per SDM; where the
+    /// manual leaves OF undefined (counts above 1) this follows what current Intel CPUs do.
+    func shift(_ operation: Int, _ value: UInt64, count rawCount: UInt64, size: Int) -> UInt64 {
+        let bits = UInt64(size * 8)
+        let m = mask(size)
+        let count = rawCount & (size == 8 ? 0x3F : 0x1F)
+        guard count != 0 else { return value & m }
+        let value = value & m
+        var s = state.pointee
+        var result: UInt64
+        switch operation {
+        case 0:  // ROL
+            let r = count % bits
+            result = r == 0 ? value : ((value << r) | (value >> (bits - r))) & m
+            s.setFlag(CPUState.cf, result & 1 != 0)
+            s.setFlag(CPUState.of, ((result >> (bits - 1)) & 1) != (result & 1))
+        case 1:  // ROR
+            let r = count % bits
+            result = r == 0 ? value : ((value >> r) | (value << (bits - r))) & m
+            s.setFlag(CPUState.cf, result & signBit(size) != 0)
+            s.setFlag(CPUState.of, ((result >> (bits - 1)) ^ (result >> (bits - 2))) & 1 != 0)
+        case 2, 3:  // RCL, RCR through CF: rotate a (bits+1)-bit quantity one step at a time
+            let r = count % (bits + 1)
+            var carry = s.flag(CPUState.cf)
+            result = value
+            for _ in 0..<r {
+                if operation == 2 {
+                    let out = result & signBit(size) != 0
+                    result = ((result << 1) | (carry ? 1 : 0)) & m
+                    carry = out
+                } else {
+                    let out = result & 1 != 0
+                    result = (result >> 1) | (carry ? signBit(size) : 0)
+                    carry = out
+                }
+            }
+            s.setFlag(CPUState.cf, carry)
+            if operation == 2 {
+                s.setFlag(CPUState.of, (result & signBit(size) != 0) != carry)
+            } else {
+                s.setFlag(CPUState.of, ((result >> (bits - 1)) ^ (result >> (bits - 2))) & 1 != 0)
+            }
+        case 4, 6:  // SHL/SAL
+            result = count >= bits ? 0 : (value << count) & m
+            let carry = count <= bits ? (value >> (bits - count)) & 1 != 0 : false
+            state.pointee.rflags = s.rflags
+            setArithmeticFlags(result, size: size, carry: carry, overflow: (result & signBit(size) != 0) != carry, adjust: false)
+            return result
+        case 5:  // SHR
+            result = count >= bits ? 0 : value >> count
+            let carry = count <= bits ? (value >> (count - 1)) & 1 != 0 : false
+            state.pointee.rflags = s.rflags
+            setArithmeticFlags(result, size: size, carry: carry, overflow: value & signBit(size) != 0, adjust: false)
+            return result
+        default:  // SAR
+            let signed = Int64(bitPattern: signExtend(value, from: size))
+            let shifted = signed >> Int64(min(count, 63))
+            result = UInt64(bitPattern: shifted) & m
+            let carry = (signed >> Int64(min(count - 1, 63))) & 1 != 0
+            state.pointee.rflags = s.rflags
+            setArithmeticFlags(result, size: size, carry: carry, overflow: false, adjust: false)
+            return result
+        }
+        state.pointee.rflags = s.rflags
+        return result
+    }
+}

@@ -1,0 +1,129 @@
+import VMCore
+
+/// Port I/O, string instructions and the hypercall path.
+extension Interpreter {
+    /// Protected mode with CPL > IOPL (or virtual-8086 mode) consults the TSS I/O bitmap.
+    func checkIOPermission(_ port: UInt16, size: Int) throws(Interruption) {
+        let s = state.pointee
+        guard s.isProtected, s.cpl > UInt8((s.rflags >> 12) & 3) || s.rflags & CPUState.vm != 0 else { return }
+        guard s.tr.limit >= 0x67 else { throw .fault(.gp()) }
+        let bitmapBase = try readLinear(s.tr.base &+ 0x66, size: 2)
+        let byteOffset = bitmapBase + UInt64(port / 8)
+        guard byteOffset + 1 <= UInt64(s.tr.limit) else { throw .fault(.gp()) }
+        let bits = try readLinear(s.tr.base &+ byteOffset, size: 2)
+        let wanted = (UInt64(1) << UInt64(size)) - 1
+        guard (bits >> UInt64(port % 8)) & wanted == 0 else { throw .fault(.gp()) }
+    }
+
+    func portIn(_ port: UInt16, size: Int) throws(Interruption) -> UInt64 {
+        statistics.pointee[.portIO] += 1
+        return UInt64(io.portRead(IOPort(port), width: AccessWidth(byteCount: size)!))
+    }
+
+    func portOut(_ port: UInt16, size: Int, _ value: UInt64) throws(Interruption) {
+        statistics.pointee[.portIO] += 1
+        switch io.portWrite(IOPort(port), width: AccessWidth(byteCount: size)!, value: UInt32(truncatingIfNeeded: value)) {
+        case .proceed: return
+        case .stop(let reason): throw .stop(reason)
+        case .hypercall:
+            statistics.pointee[.hypercall] += 1
+            var registers = currentRegisters()
+            let action = io.hypercall(&registers, longMode: state.pointee.is64BitMode)
+            applyRegisters(registers)
+            if case .stop(let reason) = action { throw .stop(reason) }
+        }
+    }
+
+    func currentRegisters() -> Registers {
+        let s = state.pointee
+        var r = Registers()
+        r.rax = s.register(0); r.rcx = s.register(1); r.rdx = s.register(2); r.rbx = s.register(3)
+        r.rsp = s.register(4); r.rbp = s.register(5); r.rsi = s.register(6); r.rdi = s.register(7)
+        r.r8 = s.register(8); r.r9 = s.register(9); r.r10 = s.register(10); r.r11 = s.register(11)
+        r.r12 = s.register(12); r.r13 = s.register(13); r.r14 = s.register(14); r.r15 = s.register(15)
+        r.rip = s.rip; r.rflags = s.rflags
+        return r
+    }
+
+    func applyRegisters(_ r: Registers) {
+        let values = [r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15]
+        for (index, value) in values.enumerated() { state.pointee.setRegister(index, value) }
+        state.pointee.rip = r.rip
+        state.pointee.rflags = r.rflags | 2
+    }
+
+    /// MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS with REP/REPE/REPNE. A repeated instruction runs
+    /// in chunks so a stop request is noticed; returns the instruction's own address to resume.
+    func stringInstruction(_ opcode: UInt8, _ p: Prefixes, start: UInt64) throws(Interruption) -> UInt64? {
+        let size: Int
+        switch opcode {
+        case 0x6C, 0x6E, 0xA4, 0xA6, 0xAA, 0xAC, 0xAE: size = 1
+        case 0x6D, 0x6F: size = min(p.operandSize, 4)
+        default: size = p.operandSize
+        }
+        let addressMask = mask(p.addressSize)
+        let step = state.pointee.flag(CPUState.df) ? 0 &- UInt64(size) : UInt64(size)
+        let source = p.segmentOverride ?? .ds
+        let repeated = p.rep != 0
+        let compares = opcode == 0xA6 || opcode == 0xA7 || opcode == 0xAE || opcode == 0xAF
+        var iterations = 0
+        while true {
+            if repeated {
+                let count = state.pointee.register(1) & addressMask
+                if count == 0 { return nil }
+            }
+            let si = state.pointee.register(6) & addressMask
+            let di = state.pointee.register(7) & addressMask
+            switch opcode {
+            case 0xA4, 0xA5:
+                try writeSegmented(.es, di, size: size, try readSegmented(source, si, size: size))
+                writeRegister(6, size: p.addressSize, rex: true, si &+ step)
+                writeRegister(7, size: p.addressSize, rex: true, di &+ step)
+            case 0xA6, 0xA7:
+                let a = try readSegmented(source, si, size: size), b = try readSegmented(.es, di, size: size)
+                _ = subtract(a, b, borrow: 0, size: size)
+                writeRegister(6, size: p.addressSize, rex: true, si &+ step)
+                writeRegister(7, size: p.addressSize, rex: true, di &+ step)
+            case 0xAA, 0xAB:
+                try writeSegmented(.es, di, size: size, readRegister(0, size: size, rex: true))
+                writeRegister(7, size: p.addressSize, rex: true, di &+ step)
+            case 0xAC, 0xAD:
+                writeRegister(0, size: size, rex: true, try readSegmented(source, si, size: size))
+                writeRegister(6, size: p.addressSize, rex: true, si &+ step)
+            case 0xAE, 0xAF:
+                _ = subtract(readRegister(0, size: size, rex: true), try readSegmented(.es, di, size: size), borrow: 0, size: size)
+                writeRegister(7, size: p.addressSize, rex: true, di &+ step)
+            case 0x6C, 0x6D:
+                let port = UInt16(truncatingIfNeeded: state.pointee.register(2))
+                try checkIOPermission(port, size: size)
+                try writeSegmented(.es, di, size: size, try portIn(port, size: size))
+                writeRegister(7, size: p.addressSize, rex: true, di &+ step)
+            default:  // OUTS
+                let port = UInt16(truncatingIfNeeded: state.pointee.register(2))
+                try checkIOPermission(port, size: size)
+                let value = try readSegmented(source, si, size: size)
+                writeRegister(6, size: p.addressSize, rex: true, si &+ step)
+                if repeated {
+                    writeRegister(1, size: p.addressSize, rex: true, (state.pointee.register(1) &- 1) & addressMask)
+                }
+                try portOut(port, size: size, value)
+                if !repeated { return nil }
+                iterations += 1
+                if iterations >= Self.stringChunk { return start }
+                continue
+            }
+            guard repeated else { return nil }
+            let count = (state.pointee.register(1) &- 1) & addressMask
+            writeRegister(1, size: p.addressSize, rex: true, count)
+            if compares {
+                let zf = state.pointee.flag(CPUState.zf)
+                if (p.rep == 0xF3 && !zf) || (p.rep == 0xF2 && zf) { return nil }
+            }
+            iterations += 1
+            if iterations >= Self.stringChunk && count != 0 { return start }
+        }
+    }
+
+    /// How many iterations of a REP instruction run before the loop checks for a stop request.
+    static var stringChunk: Int { 4096 }
+}

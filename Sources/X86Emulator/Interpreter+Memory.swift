@@ -1,0 +1,184 @@
+import VMCore
+
+/// Guest memory as the instructions see it: segmentation, paging, then RAM or MMIO.
+extension Interpreter {
+    /// The linear address of `offset` in segment `index`, with the limit check of 16/32-bit modes.
+    func linearAddress(_ index: SegmentIndex, _ offset: UInt64, size: Int) throws(Interruption) -> UInt64 {
+        let s = state.pointee
+        if s.is64BitMode {
+            let base: UInt64 = (index == .fs || index == .gs) ? s.segment(index).base : 0
+            let linear = base &+ offset
+            // Non-canonical addresses fault (#SS for stack references, #GP otherwise).
+            let high = linear >> 47
+            guard high == 0 || high == 0x1FFFF else {
+                throw .fault(index == .ss ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp())
+            }
+            return linear
+        }
+        let segment = s.segment(index)
+        if s.isProtected && segment.unusable { throw .fault(index == .ss ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp()) }
+        // Expand-down data segments (type bit 2 without the code bit) are valid above the limit.
+        let expandDown = segment.isCodeOrData && segment.type & 0xC == 0x4
+        let last = offset &+ UInt64(size - 1)
+        let limit = UInt64(segment.limit)
+        let inside = expandDown ? (offset > limit && last <= (segment.defaultSize32 ? 0xFFFF_FFFF : 0xFFFF)) : (last <= limit && last >= offset)
+        guard inside else { throw .fault(index == .ss ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp()) }
+        return (segment.base &+ offset) & 0xFFFF_FFFF
+    }
+
+    func readSegmented(_ index: SegmentIndex, _ offset: UInt64, size: Int, fetch: Bool = false) throws(Interruption) -> UInt64 {
+        try readLinear(linearAddress(index, offset, size: size), size: size, fetch: fetch)
+    }
+
+    func writeSegmented(_ index: SegmentIndex, _ offset: UInt64, size: Int, _ value: UInt64) throws(Interruption) {
+        try writeLinear(linearAddress(index, offset, size: size), size: size, value)
+    }
+
+    /// Reads `size` bytes at a linear address; accesses that cross a page are split into bytes.
+    func readLinear(_ linear: UInt64, size: Int, fetch: Bool = false) throws(Interruption) -> UInt64 {
+        if linear & 0xFFF + UInt64(size) > 0x1000 {
+            var value: UInt64 = 0
+            for index in 0..<size {
+                value |= try readLinear(linear &+ UInt64(index), size: 1, fetch: fetch) << (8 * UInt64(index))
+            }
+            return value
+        }
+        let physical = try translate(linear, write: false, fetch: fetch)
+        return readPhysical(physical, size: size)
+    }
+
+    func writeLinear(_ linear: UInt64, size: Int, _ value: UInt64) throws(Interruption) {
+        if linear & 0xFFF + UInt64(size) > 0x1000 {
+            // Translate every byte first so a fault leaves memory untouched.
+            var physical: [UInt64] = []
+            for index in 0..<size { physical.append(try translate(linear &+ UInt64(index), write: true, fetch: false)) }
+            for (index, address) in physical.enumerated() { try writePhysical(address, size: 1, value >> (8 * UInt64(index))) }
+            return
+        }
+        try writePhysical(translate(linear, write: true, fetch: false), size: size, value)
+    }
+
+    /// RAM is read directly; anything else is MMIO, handed to the machine like a KVM MMIO exit.
+    func readPhysical(_ address: UInt64, size: Int) -> UInt64 {
+        if let value = try? memory.readLittleEndian(address, size: size) { return value }
+        statistics.pointee[.mmio] += 1
+        return io.mmioRead(GuestAddress(address), width: AccessWidth(byteCount: size) ?? .byte)
+    }
+
+    func writePhysical(_ address: UInt64, size: Int, _ value: UInt64) throws(Interruption) {
+        if (try? memory.writeLittleEndian(address, size: size, value)) != nil { return }
+        // Outside RAM or in the read-only firmware: an MMIO write, as KVM reports it.
+        statistics.pointee[.mmio] += 1
+        if case .stop(let reason) = io.mmioWrite(GuestAddress(address), width: AccessWidth(byteCount: size) ?? .byte, value: value & mask(size)) {
+            throw .stop(reason)
+        }
+    }
+
+    // MARK: - Paging
+
+    /// Page-fault error code bits (SDM vol. 3, 4.7).
+    static var pfPresent: UInt32 { 1 }
+    static var pfWrite: UInt32 { 2 }
+    static var pfUser: UInt32 { 4 }
+    static var pfFetch: UInt32 { 16 }
+
+    /// Translates a linear address through the page tables of the current paging mode, setting
+    /// accessed and dirty bits, or raises #PF with CR2 set.
+    func translate(_ linear: UInt64, write: Bool, fetch: Bool) throws(Interruption) -> UInt64 {
+        let s = state.pointee
+        guard s.isPaging else { return s.isLongModeActive ? linear : linear & 0xFFFF_FFFF }
+        let user = s.cpl == 3
+        let writeProtect = s.cr0 & (1 << 16) != 0
+        let nxEnabled = s.efer & (1 << 11) != 0
+        var errorCode: UInt32 = (write ? Self.pfWrite : 0) | (user ? Self.pfUser : 0) | (fetch && nxEnabled ? Self.pfFetch : 0)
+        func pageFault() -> Interruption {
+            state.pointee.cr2 = linear
+            return .fault(Fault(vector: Fault.pageFault, errorCode: errorCode))
+        }
+
+        // The chain of tables: (index shift, bits of index, entry size).
+        let levels: [(shift: UInt64, bits: UInt64)]
+        var table: UInt64
+        let entrySize: Int
+        if s.isLongModeActive {
+            levels = [(39, 9), (30, 9), (21, 9), (12, 9)]
+            table = s.cr3 & 0x000F_FFFF_FFFF_F000
+            entrySize = 8
+        } else if s.cr4 & ControlBits.cr4PhysicalAddressExtension != 0 {
+            levels = [(30, 2), (21, 9), (12, 9)]
+            table = s.cr3 & 0xFFFF_FFE0
+            entrySize = 8
+        } else {
+            levels = [(22, 10), (12, 10)]
+            table = s.cr3 & 0xFFFF_F000
+            entrySize = 4
+        }
+        let pae = entrySize == 8
+        let legacyPDPT = pae && !s.isLongModeActive
+        var writable = true, userAllowed = true, executable = true
+        var entries: [(address: UInt64, value: UInt64)] = []
+        for (depth, level) in levels.enumerated() {
+            let index = (linear >> level.shift) & ((1 << level.bits) - 1)
+            let entryAddress = table + index * UInt64(entrySize)
+            let entry = readPhysical(entryAddress, size: entrySize)
+            guard entry & 1 != 0 else { throw pageFault() }
+            if !(legacyPDPT && depth == 0) {  // PAE PDPTEs carry no access rights
+                writable = writable && entry & 2 != 0
+                userAllowed = userAllowed && entry & 4 != 0
+                if nxEnabled && entry >> 63 != 0 { executable = false }
+            }
+            entries.append((entryAddress, entry))
+            let isLast = depth == levels.count - 1
+            // A large page: PS at the PDPT (1 GiB, long mode) or the PD (2 MiB or 4 MiB).
+            let largePageLevel = level.shift == 30 && s.isLongModeActive || level.shift == 21 || (level.shift == 22 && s.cr4 & (1 << 4) != 0)
+            if isLast || (largePageLevel && entry & 0x80 != 0) {
+                errorCode |= Self.pfPresent
+                if write && !writable && (user || writeProtect) { throw pageFault() }
+                if user && !userAllowed { throw pageFault() }
+                if fetch && !executable { throw pageFault() }
+                // Accessed bits on every level, dirty on the final entry for writes.
+                for (position, item) in entries.enumerated() where !(legacyPDPT && position == 0) {
+                    var updated = item.value | 0x20
+                    if write && position == entries.count - 1 { updated |= 0x40 }
+                    if updated != item.value { try? memory.writeLittleEndian(item.address, size: entrySize, updated) }
+                }
+                let pageMask: UInt64 = (1 << level.shift) - 1
+                var frame: UInt64
+                if isLast {
+                    frame = entry & (pae ? 0x000F_FFFF_FFFF_F000 : 0xFFFF_F000)
+                } else if !pae {
+                    // 4 MiB page: bits 13-20 extend the frame above 4 GiB (PSE-36); kept below.
+                    frame = entry & 0xFFC0_0000
+                } else {
+                    frame = entry & 0x000F_FFFF_FFFF_F000 & ~pageMask
+                }
+                frame &= ~pageMask
+                return frame | (linear & pageMask)
+            }
+            table = entry & (pae ? 0x000F_FFFF_FFFF_F000 : 0xFFFF_F000)
+        }
+        throw pageFault()
+    }
+}
+
+extension GuestMemory {
+    /// A little-endian value of 1, 2, 4 or 8 bytes from RAM or ROM.
+    func readLittleEndian(_ address: UInt64, size: Int) throws(MemoryError) -> UInt64 {
+        switch size {
+        case 1: return UInt64(try load(UInt8.self, at: address))
+        case 2: return UInt64(try load(UInt16.self, at: address))
+        case 4: return UInt64(try load(UInt32.self, at: address))
+        default: return try load(UInt64.self, at: address)
+        }
+    }
+
+    /// Writes a little-endian value of 1, 2, 4 or 8 bytes to RAM.
+    func writeLittleEndian(_ address: UInt64, size: Int, _ value: UInt64) throws(MemoryError) {
+        switch size {
+        case 1: try store(UInt8(truncatingIfNeeded: value), at: address)
+        case 2: try store(UInt16(truncatingIfNeeded: value), at: address)
+        case 4: try store(UInt32(truncatingIfNeeded: value), at: address)
+        default: try store(value, at: address)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import VMCore
+
+/// Executes guest instructions one at a time against `state`, with guest memory and device I/O.
+///
+/// This first version decodes every instruction as it executes it (no decoded-block cache yet),
+/// computes flags eagerly and walks the page tables on every access: correctness first, speed
+/// next (issue: software backend, "Speed").
+struct Interpreter<IO: GuestIO> {
+    let state: UnsafeMutablePointer<CPUState>
+    let memory: GuestMemory
+    let io: IO
+    let statistics: UnsafeMutablePointer<CPUStatistics>
+    let unimplemented: UnsafeMutablePointer<UnimplementedLog>
+
+    /// Decoding state of the current instruction.
+    struct Prefixes {
+        var operandSize = 4
+        var addressSize = 4
+        var segmentOverride: SegmentIndex?
+        var rep: UInt8 = 0  // 0xF3 or 0xF2
+        var lock = false
+        var rex: UInt8 = 0
+        var rexW: Bool { rex & 8 != 0 }
+        var rexR: Int { rex & 4 != 0 ? 8 : 0 }
+        var rexX: Int { rex & 2 != 0 ? 8 : 0 }
+        var rexB: Int { rex & 1 != 0 ? 8 : 0 }
+        var hasOperandSizePrefix = false
+    }
+
+    /// A decoded ModRM operand: a register, or a memory location (segment and offset).
+    enum Operand {
+        case register(Int)
+        case memory(SegmentIndex, UInt64)
+    }
+
+    /// The instruction being executed: where it started, the fetch cursor and its prefixes.
+    struct Instruction {
+        var start: UInt64
+        var cursor: UInt64
+        var prefixes = Prefixes()
+    }
+
+    // MARK: - Fetching
+
+    func fetch8(_ instruction: inout Instruction) throws(Interruption) -> UInt8 {
+        let offset = instruction.cursor
+        // Instructions are at most 15 bytes (SDM vol. 2, 2.3.11).
+        guard offset &- instruction.start < 15 else { throw .fault(.gp()) }
+        let byte = try readSegmented(.cs, offset, size: 1, fetch: true)
+        instruction.cursor = maskIP(offset &+ 1)
+        return UInt8(byte)
+    }
+
+    func fetch(_ instruction: inout Instruction, size: Int) throws(Interruption) -> UInt64 {
+        var value: UInt64 = 0
+        for index in 0..<size { value |= UInt64(try fetch8(&instruction)) << (8 * UInt64(index)) }
+        return value
+    }
+
+    /// A sign-extended immediate of `size` bytes, truncated to 64 bits.
+    func fetchSigned(_ instruction: inout Instruction, size: Int) throws(Interruption) -> UInt64 {
+        signExtend(try fetch(&instruction, size: size), from: size)
+    }
+
+    func maskIP(_ value: UInt64) -> UInt64 {
+        if state.pointee.is64BitMode { return value }
+        return state.pointee.segment(.cs).defaultSize32 ? value & 0xFFFF_FFFF : value & 0xFFFF
+    }
+
+    // MARK: - Registers
+
+    func readRegister(_ index: Int, size: Int, rex: Bool) -> UInt64 {
+        if size == 1 && !rex && index >= 4 && index < 8 {
+            return (state.pointee.register(index - 4) >> 8) & 0xFF  // AH, CH, DH, BH
+        }
+        return state.pointee.register(index) & mask(size)
+    }
+
+    func writeRegister(_ index: Int, size: Int, rex: Bool, _ value: UInt64) {
+        switch size {
+        case 1:
+            if !rex && index >= 4 && index < 8 {
+                let old = state.pointee.register(index - 4)
+                state.pointee.setRegister(index - 4, old & ~0xFF00 | (value & 0xFF) << 8)
+            } else {
+                state.pointee.setRegister(index, state.pointee.register(index) & ~0xFF | value & 0xFF)
+            }
+        case 2: state.pointee.setRegister(index, state.pointee.register(index) & ~0xFFFF | value & 0xFFFF)
+        case 4: state.pointee.setRegister(index, value & 0xFFFF_FFFF)  // 32-bit writes zero-extend
+        default: state.pointee.setRegister(index, value)
+        }
+    }
+}
+
+/// Instructions the emulator met but does not implement, with their bytes, for `--stats`.
+struct UnimplementedLog {
+    var count: UInt64 = 0
+    var examples: [[UInt8]] = []
+    mutating func record(_ bytes: [UInt8]) {
+        count += 1
+        if examples.count < 8 && !examples.contains(bytes) { examples.append(bytes) }
+    }
+}
+
+@inline(__always) func mask(_ size: Int) -> UInt64 { size == 8 ? .max : (1 << UInt64(size * 8)) - 1 }
+
+@inline(__always) func signExtend(_ value: UInt64, from size: Int) -> UInt64 {
+    switch size {
+    case 1: return UInt64(bitPattern: Int64(Int8(truncatingIfNeeded: value)))
+    case 2: return UInt64(bitPattern: Int64(Int16(truncatingIfNeeded: value)))
+    case 4: return UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: value)))
+    default: return value
+    }
+}
+
+@inline(__always) func signBit(_ size: Int) -> UInt64 { 1 << UInt64(size * 8 - 1) }

@@ -1,0 +1,121 @@
+import VMCore
+
+/// The software backend: an x86 interpreter behind the same `VirtualCPU` protocol as KVM, for
+/// hosts where /dev/kvm is missing or unusable. Device accesses go through the same `GuestIO`.
+public final class SoftwareVirtualCPU: VirtualCPU {
+    let state: UnsafeMutablePointer<CPUState>
+    let statisticsStorage: UnsafeMutablePointer<CPUStatistics>
+    let unimplemented: UnsafeMutablePointer<UnimplementedLog>
+    let memory: GuestMemory
+    /// How many instructions run between two checks for a stop request.
+    static let instructionsPerCheck = 4096
+
+    public init(memory: GuestMemory) {
+        self.memory = memory
+        state = .allocate(capacity: 1)
+        state.initialize(to: CPUState())
+        statisticsStorage = .allocate(capacity: 1)
+        statisticsStorage.initialize(to: CPUStatistics())
+        unimplemented = .allocate(capacity: 1)
+        unimplemented.initialize(to: UnimplementedLog())
+    }
+
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
+        statisticsStorage.deinitialize(count: 1)
+        statisticsStorage.deallocate()
+        unimplemented.deinitialize(count: 1)
+        unimplemented.deallocate()
+    }
+
+    public var statistics: CPUStatistics {
+        var statistics = statisticsStorage.pointee
+        statistics.invalidOpcodes = unimplemented.pointee.count
+        statistics.invalidOpcodeSamples = unimplemented.pointee.examples
+        return statistics
+    }
+
+    public func run(io: some GuestIO, kicker: CPUKicker) throws(CPUError) -> StopReason {
+        let interpreter = Interpreter(state: state, memory: memory, io: io, statistics: statisticsStorage, unimplemented: unimplemented)
+        let start = monotonicNanoseconds()
+        defer { statisticsStorage.pointee.guestNanoseconds &+= monotonicNanoseconds() &- start }
+        while true {
+            if let requested = kicker.requestedStop { return requested }
+            for _ in 0..<Self.instructionsPerCheck {
+                do {
+                    try interpreter.step()
+                } catch {
+                    if let stop = handle(error, interpreter) { return stop }
+                }
+            }
+        }
+    }
+
+    /// Delivers a fault to the guest (recording #UD with its bytes) or turns a stop into a reason.
+    private func handle<IO: GuestIO>(_ interruption: Interruption, _ interpreter: Interpreter<IO>) -> StopReason? {
+        switch interruption {
+        case .stop(let reason):
+            if case .halted = reason { statisticsStorage.pointee[.halt] += 1 }
+            return reason
+        case .fault(let fault):
+            if fault.vector == Fault.invalidOpcode { recordInvalidOpcode(interpreter) }
+            do {
+                try interpreter.raise(fault, returnAddress: state.pointee.rip)
+                return nil
+            } catch .stop(let reason) {
+                return reason
+            } catch {
+                return .shutdown
+            }
+        }
+    }
+
+    private func recordInvalidOpcode<IO: GuestIO>(_ interpreter: Interpreter<IO>) {
+        var bytes: [UInt8] = []
+        for offset in 0..<UInt64(8) {
+            guard let byte = try? interpreter.readSegmented(.cs, state.pointee.rip &+ offset, size: 1) else { break }
+            bytes.append(UInt8(byte))
+        }
+        unimplemented.pointee.record(bytes)
+    }
+}
+
+extension SoftwareVirtualCPU {
+    public func registers() throws(CPUError) -> Registers {
+        let s = state.pointee
+        var r = Registers()
+        r.rax = s.register(0); r.rcx = s.register(1); r.rdx = s.register(2); r.rbx = s.register(3)
+        r.rsp = s.register(4); r.rbp = s.register(5); r.rsi = s.register(6); r.rdi = s.register(7)
+        r.r8 = s.register(8); r.r9 = s.register(9); r.r10 = s.register(10); r.r11 = s.register(11)
+        r.r12 = s.register(12); r.r13 = s.register(13); r.r14 = s.register(14); r.r15 = s.register(15)
+        r.rip = s.rip; r.rflags = s.rflags
+        return r
+    }
+
+    public func setRegisters(_ r: Registers) throws(CPUError) {
+        let values = [r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15]
+        for (index, value) in values.enumerated() { state.pointee.setRegister(index, value) }
+        state.pointee.rip = r.rip
+        state.pointee.rflags = r.rflags | 2
+    }
+
+    public func systemRegisters() throws(CPUError) -> SystemRegisters {
+        let s = state.pointee
+        var r = SystemRegisters()
+        r.cs = s.segment(.cs); r.ds = s.segment(.ds); r.es = s.segment(.es)
+        r.fs = s.segment(.fs); r.gs = s.segment(.gs); r.ss = s.segment(.ss)
+        r.tr = s.tr; r.ldt = s.ldt; r.gdt = s.gdt; r.idt = s.idt
+        r.cr0 = s.cr0; r.cr2 = s.cr2; r.cr3 = s.cr3; r.cr4 = s.cr4; r.cr8 = s.cr8
+        r.efer = s.efer; r.apicBase = s.apicBase
+        return r
+    }
+
+    public func setSystemRegisters(_ r: SystemRegisters) throws(CPUError) {
+        state.pointee.setSegment(.cs, r.cs); state.pointee.setSegment(.ds, r.ds); state.pointee.setSegment(.es, r.es)
+        state.pointee.setSegment(.fs, r.fs); state.pointee.setSegment(.gs, r.gs); state.pointee.setSegment(.ss, r.ss)
+        state.pointee.tr = r.tr; state.pointee.ldt = r.ldt; state.pointee.gdt = r.gdt; state.pointee.idt = r.idt
+        state.pointee.cr0 = r.cr0; state.pointee.cr2 = r.cr2; state.pointee.cr3 = r.cr3; state.pointee.cr4 = r.cr4
+        state.pointee.cr8 = r.cr8; state.pointee.efer = r.efer; state.pointee.apicBase = r.apicBase
+    }
+}
