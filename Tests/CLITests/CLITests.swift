@@ -60,9 +60,16 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
     }
 
     @Test func aMissingKVMDeviceSaysWhatIsWrong() throws {
-        let result = try VMMProcess.run(["demo", "long", "--kvm-device", "/nonexistent/kvm"])
+        let result = try VMMProcess.run(["demo", "long", "--backend", "kvm", "--kvm-device", "/nonexistent/kvm"])
         #expect(result.status == 69)
         #expect(result.stderr.contains("/nonexistent/kvm does not exist"))
+    }
+
+    @Test func withoutKVMTheGuestRunsOnTheSoftwareBackend() throws {
+        let result = try VMMProcess.run(["demo", "long", "--kvm-device", "/nonexistent/kvm"])
+        #expect(result.status == 0)
+        #expect(result.stdout == "Hello from 64-bit long mode!\n")
+        #expect(result.stderr.hasPrefix("vmm: backend: software, because KVM is not usable: /nonexistent/kvm does not exist"))
     }
 
     @Test func anUnknownDemoListsTheDemos() throws {
@@ -72,8 +79,10 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
     }
 }
 
-@Suite(.enabled(if: kvmUsable, "/dev/kvm is missing or not accessible: CLI guest runs skipped"))
-struct CLIGuestTests {
+/// Guest runs through the CLI with the default backend (KVM here when it works, else software).
+@Suite struct CLIGuestTests {
+    let backendLine = kvmUsable ? "vmm: backend: kvm (/dev/kvm)\n" : ""
+
     @Test func demoRunsEveryBuiltInGuest() throws {
         let result = try VMMProcess.run(["demo"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -86,7 +95,9 @@ struct CLIGuestTests {
         let result = try VMMProcess.run(["run", "--mode", "real", path])
         #expect(result.status == 0)
         #expect(result.stdout == "Hello from real mode!\n")
-        #expect(result.stderr == "vmm: guest halted (HLT with interrupts disabled) (exit status 0)\n")
+        #expect(result.stderr.hasSuffix("vmm: guest halted (HLT with interrupts disabled) (exit status 0)\n"))
+        #expect(result.stderr.hasPrefix("vmm: backend: "))
+        if kvmUsable { #expect(result.stderr == backendLine + "vmm: guest halted (HLT with interrupts disabled) (exit status 0)\n") }
     }
 
     @Test func multibootKernelGetsCommandLineAndModules() throws {
@@ -144,7 +155,7 @@ struct CLIGuestTests {
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(json["stop_reason"] as? String == "exit-hypercall")
         #expect(json["exit_status"] as? Int == 0)
-        #expect(json["backend"] as? String == "kvm")
+        #expect(json["backend"] as? String == (kvmUsable ? "kvm" : "software"))
         let exits = try #require(json["exits"] as? [String: Any])
         #expect(exits["hypercall"] as? Int == 5)
         let timings = try #require(json["timings_ns"] as? [String: Any])
