@@ -2,10 +2,21 @@ import VMCore
 
 /// The one-byte opcode map (SDM vol. 2, appendix A).
 extension Interpreter {
-    /// Executes one instruction. Faults leave RIP at the instruction so the handler sees it.
+    /// Executes one instruction. Faults leave RIP at the instruction so the handler sees it; a stop
+    /// requested by a device (an MMIO or port write) completes the instruction first, as a KVM exit
+    /// does.
     func step() throws(Interruption) {
         let start = state.pointee.rip
         var i = Instruction(start: start, cursor: start)
+        do {
+            try execute(&i)
+        } catch .stop(let reason) {
+            if state.pointee.rip == start { state.pointee.rip = maskIP(i.cursor) }
+            throw .stop(reason)
+        }
+    }
+
+    private func execute(_ i: inout Instruction) throws(Interruption) {
         let opcode = try decodePrefixes(&i)
         let p = i.prefixes
         let os = p.operandSize

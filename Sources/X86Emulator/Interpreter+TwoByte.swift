@@ -85,7 +85,9 @@ extension Interpreter {
             if accumulator == destination {
                 try write(m.operand, size: size, p, readReg(m, size: size, p))
             } else {
-                try write(m.operand, size: size, p, destination)  // the CPU always writes back
+                // A memory destination is written back unchanged (a locked cycle always writes);
+                // a register destination is left alone, not even zero-extended (as the CPU does).
+                if !m.isRegister { try write(m.operand, size: size, p, destination) }
                 writeRegister(0, size: size, rex: true, destination)
             }
         case 0xB2, 0xB4, 0xB5:  // LSS, LFS, LGS

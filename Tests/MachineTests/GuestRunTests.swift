@@ -157,3 +157,17 @@ let testedBackends: [BackendChoice] = {
         #expect(console.output == "Hello from 64-bit long mode!\n")
     }
 }
+
+/// The differential tester on a fixed set of seeds: the emulator must agree with the CPU.
+@Suite(.requiresKVM) struct DifferentialTests {
+    @Test func emulatorMatchesTheCPUOnFixedSeeds() throws {
+        let harness = try DifferentialHarness()
+        for seed in UInt64(1)...400 {
+            if let mismatch = try harness.check(seed: seed, length: 12) {
+                let shortest = try harness.shortestFailure(seed: seed, length: 12) ?? mismatch
+                Issue.record("the emulator differs from the CPU:\n\(shortest)")
+                return
+            }
+        }
+    }
+}
