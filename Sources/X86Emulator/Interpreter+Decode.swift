@@ -4,9 +4,8 @@ import VMCore
 extension Interpreter {
     /// Reads prefixes (and REX in 64-bit mode); returns the first opcode byte.
     func decodePrefixes(_ instruction: inout Instruction) throws(Interruption) -> UInt8 {
-        let s = state.pointee
-        let long = s.is64BitMode
-        let default32 = long || s.segment(.cs).defaultSize32
+        let long = state.pointee.efer & ControlBits.eferLongModeActive != 0 && state.pointee.segments.1.long
+        let default32 = long || state.pointee.segments.1.defaultSize32
         var p = Prefixes()
         p.operandSize = default32 ? 4 : 2
         p.addressSize = long ? 8 : (default32 ? 4 : 2)
@@ -55,7 +54,7 @@ extension Interpreter {
         let p = instruction.prefixes
         let reg = regField + p.rexR
         if mod == 3 { return ModRM(mod: mod, reg: reg, rm: rm, operand: .register(Int(rm) + p.rexB)) }
-        let s = state.pointee
+        let s = RegisterView(gpr: gpr, long: state.pointee.efer & ControlBits.eferLongModeActive != 0 && state.pointee.segments.1.long)
         var segment: SegmentIndex = .ds
         var offset: UInt64
         if p.addressSize == 2 {
@@ -124,4 +123,12 @@ extension Interpreter {
 
     /// An address-size-masked value (for string instruction pointers and counters).
     func addressMask(_ p: Prefixes) -> UInt64 { mask(p.addressSize) }
+}
+
+/// Register reads for address computation without copying the CPU state.
+struct RegisterView {
+    let gpr: UnsafeMutablePointer<UInt64>
+    let long: Bool
+    func register(_ index: Int) -> UInt64 { gpr[index] }
+    var is64BitMode: Bool { long }
 }

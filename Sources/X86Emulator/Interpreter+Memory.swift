@@ -3,10 +3,10 @@ import VMCore
 /// Guest memory as the instructions see it: segmentation, paging, then RAM or MMIO.
 extension Interpreter {
     /// The linear address of `offset` in segment `index`, with the limit check of 16/32-bit modes.
+    @inline(__always)
     func linearAddress(_ index: SegmentIndex, _ offset: UInt64, size: Int) throws(Interruption) -> UInt64 {
-        let s = state.pointee
-        if s.is64BitMode {
-            let base: UInt64 = (index == .fs || index == .gs) ? s.segment(index).base : 0
+        if state.pointee.efer & ControlBits.eferLongModeActive != 0 && state.pointee.segments.1.long {
+            let base: UInt64 = index == .fs ? state.pointee.segments.4.base : (index == .gs ? state.pointee.segments.5.base : 0)
             let linear = base &+ offset
             // Non-canonical addresses fault (#SS for stack references, #GP otherwise).
             let high = linear >> 47
@@ -15,8 +15,14 @@ extension Interpreter {
             }
             return linear
         }
-        let segment = s.segment(index)
-        if s.isProtected && segment.unusable { throw .fault(index == .ss ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp()) }
+        return try legacyLinearAddress(index, offset, size: size)
+    }
+
+    /// Segmentation outside 64-bit mode: base plus offset, with the limit check.
+    @inline(never)
+    func legacyLinearAddress(_ index: SegmentIndex, _ offset: UInt64, size: Int) throws(Interruption) -> UInt64 {
+        let segment = state.pointee.segment(index)
+        if state.pointee.isProtected && segment.unusable { throw .fault(index == .ss ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp()) }
         // Expand-down data segments (type bit 2 without the code bit) are valid above the limit.
         let expandDown = segment.isCodeOrData && segment.type & 0xC == 0x4
         let last = offset &+ UInt64(size - 1)
@@ -35,7 +41,31 @@ extension Interpreter {
     }
 
     /// Reads `size` bytes at a linear address; accesses that cross a page are split into bytes.
+    /// The fast path is a TLB hit on RAM: one compare and a host load.
+    @inline(__always)
     func readLinear(_ linear: UInt64, size: Int, fetch: Bool = false) throws(Interruption) -> UInt64 {
+        let page = linear >> 12
+        let entry = tlb.entries[TLB.index(page)]
+        if entry.tag == page &+ 1 && entry.hostRead != 0 && linear & 0xFFF + UInt64(size) <= 0x1000
+            && (entry.userAllowed || state.pointee.cpl != 3) && (entry.executable || !fetch) {
+            return loadHost(entry.hostRead, Int(linear & 0xFFF), size)
+        }
+        return try readLinearSlow(linear, size: size, fetch: fetch)
+    }
+
+    @inline(__always)
+    func loadHost(_ base: UInt, _ offset: Int, _ size: Int) -> UInt64 {
+        let pointer = UnsafeRawPointer(bitPattern: base)!.advanced(by: offset)
+        switch size {
+        case 1: return UInt64(pointer.load(as: UInt8.self))
+        case 2: return UInt64(UInt16(littleEndian: pointer.loadUnaligned(as: UInt16.self)))
+        case 4: return UInt64(UInt32(littleEndian: pointer.loadUnaligned(as: UInt32.self)))
+        default: return UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
+        }
+    }
+
+    @inline(never)
+    func readLinearSlow(_ linear: UInt64, size: Int, fetch: Bool) throws(Interruption) -> UInt64 {
         if linear & 0xFFF + UInt64(size) > 0x1000 {
             var value: UInt64 = 0
             for index in 0..<size {
@@ -47,7 +77,26 @@ extension Interpreter {
         return readPhysical(physical, size: size)
     }
 
+    @inline(__always)
     func writeLinear(_ linear: UInt64, size: Int, _ value: UInt64) throws(Interruption) {
+        let page = linear >> 12
+        let entry = tlb.entries[TLB.index(page)]
+        if entry.tag == page &+ 1 && entry.hostWrite != 0 && linear & 0xFFF + UInt64(size) <= 0x1000
+            && (entry.userAllowed || state.pointee.cpl != 3) {
+            let pointer = UnsafeMutableRawPointer(bitPattern: entry.hostWrite)!.advanced(by: Int(linear & 0xFFF))
+            switch size {
+            case 1: pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+            case 2: pointer.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
+            case 4: pointer.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
+            default: pointer.storeBytes(of: value.littleEndian, as: UInt64.self)
+            }
+            return
+        }
+        try writeLinearSlow(linear, size: size, value)
+    }
+
+    @inline(never)
+    func writeLinearSlow(_ linear: UInt64, size: Int, _ value: UInt64) throws(Interruption) {
         if linear & 0xFFF + UInt64(size) > 0x1000 {
             // Translate every byte first so a fault leaves memory untouched.
             var physical: [UInt64] = []
@@ -82,11 +131,40 @@ extension Interpreter {
     static var pfUser: UInt32 { 4 }
     static var pfFetch: UInt32 { 16 }
 
-    /// Translates a linear address through the page tables of the current paging mode, setting
-    /// accessed and dirty bits, or raises #PF with CR2 set.
+    /// Translates a linear address and fills the TLB with the result.
     func translate(_ linear: UInt64, write: Bool, fetch: Bool) throws(Interruption) -> UInt64 {
+        let walk = try walk(linear, write: write, fetch: fetch)
+        let physicalPage = walk.physical & ~0xFFF
+        var entry = TLBEntry()
+        entry.tag = (linear >> 12) &+ 1
+        entry.physicalPage = physicalPage
+        entry.userAllowed = walk.user
+        entry.executable = walk.executable
+        if let region = memory.region(containing: physicalPage, length: 0x1000) {
+            let host = region.hostAddress + UInt(physicalPage - region.guestStart)
+            entry.hostRead = host
+            // Writes take the fast path only once the page is known writable and marked dirty.
+            if !region.readOnly && walk.writable && walk.dirty { entry.hostWrite = host }
+        }
+        tlb.entries[TLB.index(linear >> 12)] = entry
+        return walk.physical
+    }
+
+    /// The result of a page walk: the physical address and the rights of the page.
+    struct Walk {
+        var physical: UInt64
+        var writable = true
+        var user = true
+        var executable = true
+        /// Whether the dirty bit is set (always true without paging).
+        var dirty = true
+    }
+
+    /// Walks the page tables of the current paging mode, setting accessed and dirty bits, or
+    /// raises #PF with CR2 set.
+    func walk(_ linear: UInt64, write: Bool, fetch: Bool) throws(Interruption) -> Walk {
         let s = state.pointee
-        guard s.isPaging else { return s.isLongModeActive ? linear : linear & 0xFFFF_FFFF }
+        guard s.isPaging else { return Walk(physical: s.isLongModeActive ? linear : linear & 0xFFFF_FFFF) }
         let user = s.cpl == 3
         let writeProtect = s.cr0 & (1 << 16) != 0
         let nxEnabled = s.efer & (1 << 11) != 0
@@ -143,6 +221,7 @@ extension Interpreter {
                     if updated != item.value { try? memory.writeLittleEndian(item.address, size: entrySize, updated) }
                 }
                 let pageMask: UInt64 = (1 << level.shift) - 1
+                let dirty = write || entries[entries.count - 1].value & 0x40 != 0
                 var frame: UInt64
                 if isLast {
                     frame = entry & (pae ? 0x000F_FFFF_FFFF_F000 : 0xFFFF_F000)
@@ -153,7 +232,7 @@ extension Interpreter {
                     frame = entry & 0x000F_FFFF_FFFF_F000 & ~pageMask
                 }
                 frame &= ~pageMask
-                return frame | (linear & pageMask)
+                return Walk(physical: frame | (linear & pageMask), writable: writable, user: userAllowed, executable: executable, dirty: dirty)
             }
             table = entry & (pae ? 0x000F_FFFF_FFFF_F000 : 0xFFFF_F000)
         }

@@ -59,11 +59,13 @@ extension Interpreter {
             try write(m.operand, size: m.isRegister ? p.operandSize : 2, p, state.pointee.cr0 & mask(m.isRegister ? p.operandSize : 2))
         case (6, _):  // LMSW: sets PE, MP, EM, TS; cannot clear PE
             try requireCPL0()
+            tlb.flushAll()
             let value = try read(m.operand, size: 2, p) & 0xF
             let cr0 = state.pointee.cr0
             state.pointee.cr0 = cr0 & ~0xE | value | (cr0 & 1)
-        case (7, .memory):
-            try requireCPL0()  // INVLPG: no TLB yet, so nothing to flush
+        case (7, .memory(let segment, let offset)):
+            try requireCPL0()
+            tlb.flush(linear: try linearAddress(segment, offset, size: 1))
         case (7, .register) where m.rm == 1:  // RDTSCP
             let tsc = timeStampCounter()
             writeRegister(0, size: 4, rex: true, tsc & 0xFFFF_FFFF)
@@ -96,6 +98,7 @@ extension Interpreter {
             return
         }
         let value = state.pointee.register(index) & mask(size)
+        defer { tlb.flushAll() }  // any change to paging control invalidates cached translations
         switch number {
         case 0:
             var cr0 = value | ControlBits.cr0ExtensionType
@@ -176,6 +179,7 @@ extension Interpreter {
             let lma = state.pointee.efer & ControlBits.eferLongModeActive
             if state.pointee.isPaging && (value ^ state.pointee.efer) & ControlBits.eferLongModeEnable != 0 { throw .fault(.gp()) }
             state.pointee.efer = value & ~ControlBits.eferLongModeActive | lma
+            tlb.flushAll()
         case Self.msrSTAR: state.pointee.star = value
         case Self.msrLSTAR: state.pointee.lstar = value
         case Self.msrCSTAR: state.pointee.cstar = value

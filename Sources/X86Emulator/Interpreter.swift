@@ -5,12 +5,27 @@ import VMCore
 /// This first version decodes every instruction as it executes it (no decoded-block cache yet),
 /// computes flags eagerly and walks the page tables on every access: correctness first, speed
 /// next (issue: software backend, "Speed").
-struct Interpreter<IO: GuestIO> {
+struct Interpreter {
     let state: UnsafeMutablePointer<CPUState>
     let memory: GuestMemory
-    let io: IO
+    /// An existential: device I/O is rare next to instructions, and a non-generic interpreter is
+    /// compiled once, fully optimized, whatever module calls it.
+    let io: any GuestIO
     let statistics: UnsafeMutablePointer<CPUStatistics>
     let unimplemented: UnsafeMutablePointer<UnimplementedLog>
+    let tlb: TLB
+    /// The general registers' storage inside `state`, for access without copying the state.
+    let gpr: UnsafeMutablePointer<UInt64>
+
+    init(state: UnsafeMutablePointer<CPUState>, memory: GuestMemory, io: any GuestIO, statistics: UnsafeMutablePointer<CPUStatistics>, unimplemented: UnsafeMutablePointer<UnimplementedLog>, tlb: TLB) {
+        self.state = state
+        self.memory = memory
+        self.io = io
+        self.statistics = statistics
+        self.unimplemented = unimplemented
+        self.tlb = tlb
+        gpr = (UnsafeMutableRawPointer(state) + MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!).assumingMemoryBound(to: UInt64.self)
+    }
 
     /// Decoding state of the current instruction.
     struct Prefixes {
@@ -42,10 +57,20 @@ struct Interpreter<IO: GuestIO> {
 
     // MARK: - Fetching
 
+    @inline(__always)
     func fetch8(_ instruction: inout Instruction) throws(Interruption) -> UInt8 {
         let offset = instruction.cursor
         // Instructions are at most 15 bytes (SDM vol. 2, 2.3.11).
         guard offset &- instruction.start < 15 else { throw .fault(.gp()) }
+        // Fast path: 64-bit code (no segment base or limit) on a cached executable RAM page.
+        if state.pointee.efer & ControlBits.eferLongModeActive != 0 && state.pointee.segments.1.long {
+            let page = offset >> 12
+            let entry = tlb.entries[TLB.index(page)]
+            if entry.tag == page &+ 1 && entry.hostRead != 0 && entry.executable && (entry.userAllowed || state.pointee.segments.1.dpl != 3) {
+                instruction.cursor = offset &+ 1
+                return UnsafeRawPointer(bitPattern: entry.hostRead)!.load(fromByteOffset: Int(offset & 0xFFF), as: UInt8.self)
+            }
+        }
         let byte = try readSegmented(.cs, offset, size: 1, fetch: true)
         instruction.cursor = maskIP(offset &+ 1)
         return UInt8(byte)
@@ -63,31 +88,32 @@ struct Interpreter<IO: GuestIO> {
     }
 
     func maskIP(_ value: UInt64) -> UInt64 {
-        if state.pointee.is64BitMode { return value }
-        return state.pointee.segment(.cs).defaultSize32 ? value & 0xFFFF_FFFF : value & 0xFFFF
+        if state.pointee.efer & ControlBits.eferLongModeActive != 0 && state.pointee.segments.1.long { return value }
+        return state.pointee.segments.1.defaultSize32 ? value & 0xFFFF_FFFF : value & 0xFFFF
     }
 
     // MARK: - Registers
 
+    @inline(__always)
     func readRegister(_ index: Int, size: Int, rex: Bool) -> UInt64 {
         if size == 1 && !rex && index >= 4 && index < 8 {
-            return (state.pointee.register(index - 4) >> 8) & 0xFF  // AH, CH, DH, BH
+            return (gpr[index - 4] >> 8) & 0xFF  // AH, CH, DH, BH
         }
-        return state.pointee.register(index) & mask(size)
+        return gpr[index] & mask(size)
     }
 
+    @inline(__always)
     func writeRegister(_ index: Int, size: Int, rex: Bool, _ value: UInt64) {
         switch size {
         case 1:
             if !rex && index >= 4 && index < 8 {
-                let old = state.pointee.register(index - 4)
-                state.pointee.setRegister(index - 4, old & ~0xFF00 | (value & 0xFF) << 8)
+                gpr[index - 4] = gpr[index - 4] & ~0xFF00 | (value & 0xFF) << 8
             } else {
-                state.pointee.setRegister(index, state.pointee.register(index) & ~0xFF | value & 0xFF)
+                gpr[index] = gpr[index] & ~0xFF | value & 0xFF
             }
-        case 2: state.pointee.setRegister(index, state.pointee.register(index) & ~0xFFFF | value & 0xFFFF)
-        case 4: state.pointee.setRegister(index, value & 0xFFFF_FFFF)  // 32-bit writes zero-extend
-        default: state.pointee.setRegister(index, value)
+        case 2: gpr[index] = gpr[index] & ~0xFFFF | value & 0xFFFF
+        case 4: gpr[index] = value & 0xFFFF_FFFF  // 32-bit writes zero-extend
+        default: gpr[index] = value
         }
     }
 }

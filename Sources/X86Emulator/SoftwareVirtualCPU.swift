@@ -6,6 +6,7 @@ public final class SoftwareVirtualCPU: VirtualCPU {
     let state: UnsafeMutablePointer<CPUState>
     let statisticsStorage: UnsafeMutablePointer<CPUStatistics>
     let unimplemented: UnsafeMutablePointer<UnimplementedLog>
+    let tlb = TLB()
     let memory: GuestMemory
     /// How many instructions run between two checks for a stop request.
     static let instructionsPerCheck = 4096
@@ -27,6 +28,7 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         statisticsStorage.deallocate()
         unimplemented.deinitialize(count: 1)
         unimplemented.deallocate()
+        tlb.deallocate()
     }
 
     public var statistics: CPUStatistics {
@@ -37,7 +39,8 @@ public final class SoftwareVirtualCPU: VirtualCPU {
     }
 
     public func run(io: some GuestIO, kicker: CPUKicker) throws(CPUError) -> StopReason {
-        let interpreter = Interpreter(state: state, memory: memory, io: io, statistics: statisticsStorage, unimplemented: unimplemented)
+        let interpreter = Interpreter(state: state, memory: memory, io: io, statistics: statisticsStorage, unimplemented: unimplemented, tlb: tlb)
+        tlb.flushAll()  // registers may have been set since the last run
         let start = monotonicNanoseconds()
         defer { statisticsStorage.pointee.guestNanoseconds &+= monotonicNanoseconds() &- start }
         while true {
@@ -53,7 +56,7 @@ public final class SoftwareVirtualCPU: VirtualCPU {
     }
 
     /// Delivers a fault to the guest (recording #UD with its bytes) or turns a stop into a reason.
-    private func handle<IO: GuestIO>(_ interruption: Interruption, _ interpreter: Interpreter<IO>) -> StopReason? {
+    private func handle(_ interruption: Interruption, _ interpreter: Interpreter) -> StopReason? {
         switch interruption {
         case .stop(let reason):
             if case .halted = reason { statisticsStorage.pointee[.halt] += 1 }
@@ -71,7 +74,7 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         }
     }
 
-    private func recordInvalidOpcode<IO: GuestIO>(_ interpreter: Interpreter<IO>) {
+    private func recordInvalidOpcode(_ interpreter: Interpreter) {
         var bytes: [UInt8] = []
         for offset in 0..<UInt64(8) {
             guard let byte = try? interpreter.readSegmented(.cs, state.pointee.rip &+ offset, size: 1) else { break }
