@@ -27,6 +27,10 @@ extension RunReport {
             ("mmio_total", .unsigned(unclaimedMMIOTotal)),
             ("mmio", .array(unclaimedMMIO.map { .object([("address", .string(hex($0.address))), ("count", .unsigned($0.count))]) })),
         ])))
+        members.append(("invalid_opcodes", .object([
+            ("count", .unsigned(statistics.invalidOpcodes)),
+            ("samples", .array(statistics.invalidOpcodeSamples.map { bytes in .string(bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")) })),
+        ])))
         members.append(("hypercalls", .array(hypercalls.map { .object([("number", .unsigned(UInt64($0.number))), ("count", .unsigned($0.count))]) })))
         members.append(("timings_ns", .object([
             ("setup", .unsigned(setupNanoseconds)),

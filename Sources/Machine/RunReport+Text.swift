@@ -34,6 +34,10 @@ extension RunReport {
         if unclaimedMMIOTotal > 0 {
             lines.append("  unclaimed mmio: \(unclaimedMMIOTotal) (" + unclaimedMMIO.map { "\(hex($0.address)) x\($0.count)" }.joined(separator: ", ") + ")")
         }
+        if statistics.invalidOpcodes > 0 {
+            lines.append("invalid or unimplemented instructions (#UD raised in the guest): \(statistics.invalidOpcodes) ("
+                + statistics.invalidOpcodeSamples.map { $0.map { hex($0, width: 2) }.joined(separator: " ") }.joined(separator: "; ") + ")")
+        }
         if !hypercalls.isEmpty {
             lines.append("hypercalls: " + hypercalls.map { "\($0.number) x\($0.count)" }.joined(separator: ", "))
         }

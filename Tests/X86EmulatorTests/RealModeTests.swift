@@ -93,3 +93,24 @@ import VMCore
         #expect(run.registers.rax & 0xFF == 0x42)
     }
 }
+
+@Suite struct InvalidOpcodeTests {
+    @Test func anUnimplementedInstructionRaisesUDAndIsCountedWithItsBytes() throws {
+        let code: [UInt8] = [
+            0xD7,  // xlat: not implemented yet -> #UD, handled at 0000:0600
+            0xF4,
+        ]
+        let run = try emulate(code, mode: .real) { memory, _, _ in
+            try memory.write([0x00, 0x06, 0x00, 0x00], at: 6 * 4)
+            try memory.write([0xB0, 0x06, 0xE6, 0xF4], at: 0x600)  // mov al, 6; out 0xF4, al
+        }
+        #expect(run.stop == .debugExit(value: 6))
+        #expect(run.statistics.invalidOpcodes == 1)
+        #expect(run.statistics.invalidOpcodeSamples.first?.prefix(2) == [0xD7, 0xF4])
+    }
+
+    @Test func ud2WithoutAnIDTEndsInATripleFault() throws {
+        let run = try emulate([0x0F, 0x0B], mode: .long)
+        #expect(run.stop == .shutdown)
+    }
+}
