@@ -72,3 +72,23 @@ struct CPUState {
         if on { rflags |= bit } else { rflags &= ~bit }
     }
 }
+
+extension CPUState {
+    /// The general registers, RIP and RFLAGS as the VMM's backend-neutral struct.
+    var generalRegisters: Registers {
+        var r = Registers()
+        r.rax = register(0); r.rcx = register(1); r.rdx = register(2); r.rbx = register(3)
+        r.rsp = register(4); r.rbp = register(5); r.rsi = register(6); r.rdi = register(7)
+        r.r8 = register(8); r.r9 = register(9); r.r10 = register(10); r.r11 = register(11)
+        r.r12 = register(12); r.r13 = register(13); r.r14 = register(14); r.r15 = register(15)
+        r.rip = rip; r.rflags = rflags
+        return r
+    }
+
+    mutating func setGeneralRegisters(_ r: Registers) {
+        let values = [r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15]
+        for (index, value) in values.enumerated() { setRegister(index, value) }
+        rip = r.rip
+        rflags = r.rflags | 2  // bit 1 is always set
+    }
+}

@@ -27,29 +27,11 @@ extension Interpreter {
         case .stop(let reason): throw .stop(reason)
         case .hypercall:
             statistics.pointee[.hypercall] += 1
-            var registers = currentRegisters()
+            var registers = state.pointee.generalRegisters
             let action = io.hypercall(&registers, longMode: state.pointee.is64BitMode)
-            applyRegisters(registers)
+            state.pointee.setGeneralRegisters(registers)
             if case .stop(let reason) = action { throw .stop(reason) }
         }
-    }
-
-    func currentRegisters() -> Registers {
-        let s = state.pointee
-        var r = Registers()
-        r.rax = s.register(0); r.rcx = s.register(1); r.rdx = s.register(2); r.rbx = s.register(3)
-        r.rsp = s.register(4); r.rbp = s.register(5); r.rsi = s.register(6); r.rdi = s.register(7)
-        r.r8 = s.register(8); r.r9 = s.register(9); r.r10 = s.register(10); r.r11 = s.register(11)
-        r.r12 = s.register(12); r.r13 = s.register(13); r.r14 = s.register(14); r.r15 = s.register(15)
-        r.rip = s.rip; r.rflags = s.rflags
-        return r
-    }
-
-    func applyRegisters(_ r: Registers) {
-        let values = [r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15]
-        for (index, value) in values.enumerated() { state.pointee.setRegister(index, value) }
-        state.pointee.rip = r.rip
-        state.pointee.rflags = r.rflags | 2
     }
 
     /// MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS with REP/REPE/REPNE. A repeated instruction runs

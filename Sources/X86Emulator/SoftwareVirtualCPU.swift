@@ -85,23 +85,9 @@ public final class SoftwareVirtualCPU: VirtualCPU {
 }
 
 extension SoftwareVirtualCPU {
-    public func registers() throws(CPUError) -> Registers {
-        let s = state.pointee
-        var r = Registers()
-        r.rax = s.register(0); r.rcx = s.register(1); r.rdx = s.register(2); r.rbx = s.register(3)
-        r.rsp = s.register(4); r.rbp = s.register(5); r.rsi = s.register(6); r.rdi = s.register(7)
-        r.r8 = s.register(8); r.r9 = s.register(9); r.r10 = s.register(10); r.r11 = s.register(11)
-        r.r12 = s.register(12); r.r13 = s.register(13); r.r14 = s.register(14); r.r15 = s.register(15)
-        r.rip = s.rip; r.rflags = s.rflags
-        return r
-    }
+    public func registers() throws(CPUError) -> Registers { state.pointee.generalRegisters }
 
-    public func setRegisters(_ r: Registers) throws(CPUError) {
-        let values = [r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15]
-        for (index, value) in values.enumerated() { state.pointee.setRegister(index, value) }
-        state.pointee.rip = r.rip
-        state.pointee.rflags = r.rflags | 2
-    }
+    public func setRegisters(_ r: Registers) throws(CPUError) { state.pointee.setGeneralRegisters(r) }
 
     public func systemRegisters() throws(CPUError) -> SystemRegisters {
         let s = state.pointee
