@@ -126,7 +126,9 @@ public final class DifferentialHarness {
         registers.r8 = values[8]; registers.r9 = values[9]; registers.r10 = values[10]; registers.r11 = values[11]
         registers.r12 = values[12]; registers.r13 = values[13]; registers.r14 = values[14]; registers.r15 = values[15]
         registers.rip = Self.codeAddress
-        registers.rflags = 0x2 | (generator.random.next() & InstructionGenerator.all)
+        // IF set: nothing can interrupt the guest here, and PVM runs CPL 3 code with the real IF on,
+        // which PUSHF would otherwise reveal.
+        registers.rflags = 0x202 | (generator.random.next() & InstructionGenerator.all)
         let data = (0..<Self.dataSize).map { _ in UInt8(truncatingIfNeeded: generator.random.next()) }
 
         try prepare(kvmMemory, code: code, data: data)

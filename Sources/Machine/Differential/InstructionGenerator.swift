@@ -77,7 +77,25 @@ struct InstructionGenerator {
     private mutating func registerOrMemory() -> Int? { chance(35) ? nil : pick(Self.writable + [3]) }
 
     mutating func next() -> GeneratedInstruction {
-        switch random.next() % 20 {
+        switch random.next() % 23 {
+        case 20:  // a string instruction over the data page, with its pointers and count set up
+            return stringInstruction()
+        case 21:  // a conditional branch over one flag-neutral instruction, or LOOP/JRCXZ
+            return branch()
+        case 22:  // PUSHF/POPF pairs and PUSH imm
+            switch random.next() % 3 {
+            case 0: return GeneratedInstruction(bytes: [0x9C], name: "pushf", reads: Self.all)
+            case 1:
+                // POPF of a value whose arithmetic flags come from a register; IF, DF, TF stay 0.
+                let register = pick(Self.writable)
+                let high: UInt8 = register >= 8 ? 1 : 0
+                let low = UInt8(register & 7)
+                return GeneratedInstruction(
+                    bytes: [0x48 | high, 0x81, 0xE0 | low, 0xD5, 0x08, 0x00, 0x00] + (high == 1 ? [0x41] : []) + [0x50 | low, 0x9D],
+                    name: "and r\(register), 0x8d5; push r\(register); popf", defines: Self.all)
+            default:
+                return GeneratedInstruction(bytes: [0x6A, byte()], name: "push imm8")
+            }
         case 0, 1, 2:  // ALU r/m, r  and  r, r/m
             let operation = Int(random.next() % 8)
             let (size, prefixes, rexW) = operandSize()
@@ -236,6 +254,43 @@ struct InstructionGenerator {
             if chance(50) { return GeneratedInstruction(bytes: rex + [0x50 | UInt8(register & 7)], name: "push r\(register)") }
             return GeneratedInstruction(bytes: rex + [0x58 | UInt8(register & 7)], name: "pop r\(register)")
         }
+    }
+
+    /// `lea rdi/rsi, [rbx + d]; mov ecx, n; [std]; [rep] op; cld`.
+    private mutating func stringInstruction() -> GeneratedInstruction {
+        let count = UInt8(random.next() % 12)
+        let destination = byte() & 0x7F, source = byte() & 0x7F
+        var bytes: [UInt8] = [0x48, 0x8D, 0x7B, destination, 0x48, 0x8D, 0x73, source, 0xB9, count, 0, 0, 0]
+        let backward = chance(25)
+        if backward { bytes.append(0xFD) }
+        let operations: [(UInt8, String, Bool)] = [
+            (0xA4, "movsb", false), (0xA5, "movsd", false), (0xAA, "stosb", false), (0xAB, "stosd", false),
+            (0xAC, "lodsb", false), (0xA6, "cmpsb", true), (0xAE, "scasb", true), (0xA7, "cmpsd", true),
+        ]
+        let (opcode, name, compares) = pick(operations)
+        let prefix: [UInt8] = compares ? pick([[], [0xF3], [0xF2]]) : pick([[], [0xF3]])
+        let wide = chance(30) && opcode & 1 == 1
+        bytes += prefix + (wide ? [0x48] : []) + [opcode, 0xFC]
+        var instruction = GeneratedInstruction(bytes: bytes, name: "\(prefix.isEmpty ? "" : "rep ")\(name)\(wide ? "q" : "") x\(count)\(backward ? " backward" : "")")
+        // A repeated compare with a zero count compares nothing and leaves the flags alone.
+        if compares && !(prefix.count == 1 && count == 0) { instruction.defines = Self.all }
+        return instruction
+    }
+
+    /// `jcc +n` over a MOV, or `loop`/`jrcxz` over one.
+    private mutating func branch() -> GeneratedInstruction {
+        let register = pick(Self.writable)
+        let skipped: [UInt8] = [0x48 | (register >= 8 ? 1 : 0), 0xC7, 0xC0 | UInt8(register & 7), byte(), byte(), 0, 0]  // mov r64, imm32
+        if chance(70) {
+            let cc = byte() & 0xF
+            if chance(50) {
+                return GeneratedInstruction(bytes: [0x70 | cc, UInt8(skipped.count)] + skipped, name: "j\(cc) short over mov", reads: Self.conditionFlags[Int(cc >> 1)])
+            }
+            return GeneratedInstruction(bytes: [0x0F, 0x80 | cc, UInt8(skipped.count), 0, 0, 0] + skipped, name: "j\(cc) near over mov", reads: Self.conditionFlags[Int(cc >> 1)])
+        }
+        // LOOP decrements RCX (never RBX/RSP); JRCXZ only tests it.
+        let kind = pick([UInt8(0xE2), 0xE3])
+        return GeneratedInstruction(bytes: [kind, UInt8(skipped.count)] + skipped, name: kind == 0xE2 ? "loop over mov" : "jrcxz over mov")
     }
 
     private func alu(_ operation: Int, bytes: [UInt8], name: String) -> GeneratedInstruction {
