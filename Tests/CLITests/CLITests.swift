@@ -189,3 +189,37 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
         #expect(process.terminationStatus == 0, "run scripts/build-guests: the embedded images differ from Guests/*.S")
     }
 }
+
+/// Running as an unprivileged user: the KVM permission error and how to fix it.
+@Suite struct PermissionTests {
+    static let setpriv = "/usr/bin/setpriv"
+    static let asNobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+    /// Why the test cannot run here, or nil.
+    static let unavailableReason: String? = {
+        guard getuid() == 0 else { return "not running as root, so cannot switch to an unprivileged user" }
+        guard FileManager.default.isExecutableFile(atPath: setpriv) else { return "setpriv is not installed" }
+        guard FileManager.default.fileExists(atPath: "/dev/kvm") else { return "/dev/kvm does not exist" }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: setpriv)
+        probe.arguments = Array(asNobody.dropFirst()) + ["/usr/bin/test", "-x", VMMProcess.executable.path]
+        guard (try? probe.run()) != nil else { return "setpriv did not start" }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0 ? nil : "the built vmm is not executable by user nobody in this checkout"
+    }()
+
+    @Test(.enabled(if: unavailableReason == nil, Comment(rawValue: unavailableReason ?? "")))
+    func kvmPermissionDeniedSaysHowToFixIt() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.setpriv)
+        process.arguments = Array(Self.asNobody.dropFirst()) + [VMMProcess.executable.path, "demo", "long", "--backend", "kvm"]
+        let errorPipe = Pipe()
+        process.standardError = errorPipe
+        process.standardOutput = Pipe()
+        try process.run()
+        let stderr = String(decoding: errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 69)
+        #expect(stderr.contains("permission denied opening /dev/kvm: run as root or add your user to the 'kvm' group"))
+    }
+}
