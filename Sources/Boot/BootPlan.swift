@@ -61,9 +61,11 @@ public enum BootError: Error, Equatable, Sendable, CustomStringConvertible {
         case .badMultiboot(let message):
             return "bad multiboot image: \(message)"
         case .outsideMemory(let what, let address, let length, let memorySize):
-            return "\(what) (\(length) bytes at \(hex(address))) does not fit in guest memory of \(memorySize) bytes (\(memorySize >> 20) MiB); raise --memory"
+            return
+                "\(what) (\(length) bytes at \(hex(address))) does not fit in guest memory of \(memorySize) bytes (\(memorySize >> 20) MiB); raise --memory"
         case .overlapsBootStructures(let what, let address, let length, let reserved):
-            return "\(what) (\(length) bytes at \(hex(address))) overlaps the VMM's boot structures at \(hex(reserved.lowerBound))-\(hex(reserved.upperBound)); load it elsewhere"
+            return
+                "\(what) (\(length) bytes at \(hex(address))) overlaps the VMM's boot structures at \(hex(reserved.lowerBound))-\(hex(reserved.upperBound)); load it elsewhere"
         case .overlappingSegments(let first, let second):
             return "loadable segments at \(hex(first)) and \(hex(second)) overlap"
         case .badEntry(let message):

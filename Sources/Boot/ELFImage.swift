@@ -26,7 +26,7 @@ public struct ELFImage: Sendable, Equatable {
     static let classELF32: UInt8 = 1, classELF64: UInt8 = 2
     static let dataLittleEndian: UInt8 = 1
     static let typeExecutable: UInt16 = 2, typeShared: UInt16 = 3
-    static let machine386: UInt16 = 3, machineX86_64: UInt16 = 62
+    static let machine386: UInt16 = 3, machineX8664: UInt16 = 62
     static let programTypeLoad: UInt32 = 1
     /// Program headers beyond this are not a real executable; the cap bounds the loader's work.
     static let maximumProgramHeaders = 256
@@ -49,12 +49,13 @@ public struct ELFImage: Sendable, Equatable {
 
         let type = try reader.u16(16, "e_type")
         guard type == Self.typeExecutable else {
-            throw .badELF(type == Self.typeShared
-                ? "it is position-independent (ET_DYN); link a static executable at fixed addresses (-static -no-pie)"
-                : "type \(type) is not an executable (ET_EXEC)")
+            throw .badELF(
+                type == Self.typeShared
+                    ? "it is position-independent (ET_DYN); link a static executable at fixed addresses (-static -no-pie)"
+                    : "type \(type) is not an executable (ET_EXEC)")
         }
         let machine = try reader.u16(18, "e_machine")
-        let expectedMachine = is64 ? Self.machineX86_64 : Self.machine386
+        let expectedMachine = is64 ? Self.machineX8664 : Self.machine386
         guard machine == expectedMachine else {
             throw .badELF("machine \(machine) is not \(is64 ? "x86-64 (62)" : "i386 (3)")")
         }
@@ -112,9 +113,10 @@ public struct ELFImage: Sendable, Equatable {
         for segment in segments {
             try memory.check(what: "ELF segment at \(hex(segment.physicalAddress))", address: segment.physicalAddress, length: segment.memorySize)
             let start = Int(segment.fileOffset)
-            writes.append(MemoryWrite(
-                address: segment.physicalAddress, bytes: Array(bytes[start..<start + Int(segment.fileSize)]),
-                zeroFill: segment.memorySize - segment.fileSize))
+            writes.append(
+                MemoryWrite(
+                    address: segment.physicalAddress, bytes: Array(bytes[start..<start + Int(segment.fileSize)]),
+                    zeroFill: segment.memorySize - segment.fileSize))
         }
         try MemoryBounds.checkDisjoint(writes)
         return writes

@@ -95,7 +95,9 @@ public enum ImageLoader {
         for (name, content) in options.modules {
             let (aligned, overflow) = next.addingReportingOverflow(0xFFF)
             let start = aligned & ~0xFFF
-            guard !overflow else { throw .outsideMemory(what: "module \(name)", address: next, length: UInt64(content.count), memorySize: memorySize) }
+            guard !overflow else {
+                throw .outsideMemory(what: "module \(name)", address: next, length: UInt64(content.count), memorySize: memorySize)
+            }
             try bounds.check(what: "module \(name)", address: start, length: UInt64(content.count))
             kernel.append(MemoryWrite(address: start, bytes: content))
             modules.append(.init(start: start, end: start + UInt64(content.count), string: name))
@@ -119,7 +121,9 @@ public enum ImageLoader {
     ) throws(BootError) -> ([MemoryWrite], UInt64) {
         let headerAddress = UInt64(fields.headerAddress), loadAddress = UInt64(fields.loadAddress)
         guard headerAddress >= loadAddress, headerAddress - loadAddress <= UInt64(header.offset) else {
-            throw .badMultiboot("header_addr \(hex(headerAddress)) and load_addr \(hex(loadAddress)) do not match the header's offset \(hex(header.offset)) in the file")
+            throw .badMultiboot(
+                "header_addr \(hex(headerAddress)) and load_addr \(hex(loadAddress)) do not match the header's offset \(hex(header.offset)) in the file"
+            )
         }
         let fileStart = UInt64(header.offset) - (headerAddress - loadAddress)
         let loadEnd = fields.loadEndAddress == 0 ? loadAddress + UInt64(bytes.count) - fileStart : UInt64(fields.loadEndAddress)

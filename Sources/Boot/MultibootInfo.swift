@@ -58,7 +58,9 @@ struct MultibootInfo {
             var list: [UInt8] = []
             for module in modules {
                 let string = append(Array(module.string.utf8) + [0])
-                list += UInt32(module.start).littleEndianBytes + UInt32(module.end).littleEndianBytes + string.littleEndianBytes + UInt32(0).littleEndianBytes
+                list +=
+                    UInt32(module.start).littleEndianBytes + UInt32(module.end).littleEndianBytes + string.littleEndianBytes
+                    + UInt32(0).littleEndianBytes
             }
             put(UInt32(modules.count), at: 20)
             put(append(list), at: 24)

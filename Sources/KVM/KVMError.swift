@@ -30,7 +30,8 @@ public enum KVMUnavailable: Error, Sendable, Equatable, CustomStringConvertible 
         case .deviceMissing(let path):
             return "\(path) does not exist: this host has no KVM (load the kvm module, or enable nested virtualization)"
         case .permissionDenied(let path):
-            return "permission denied opening \(path): run as root or add your user to the 'kvm' group (sudo usermod -aG kvm $USER, then log in again)"
+            return
+                "permission denied opening \(path): run as root or add your user to the 'kvm' group (sudo usermod -aG kvm $USER, then log in again)"
         case .openFailed(let path, let errno):
             return "cannot open \(path): \(errno.description)"
         case .wrongAPIVersion(let found):

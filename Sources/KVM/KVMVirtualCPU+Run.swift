@@ -1,8 +1,9 @@
+import CKVM
+import VMCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import CKVM
-import VMCore
 
 extension KVMVirtualCPU {
     /// Runs KVM_RUN until the guest stops, completing port-I/O and MMIO exits through `io`.
@@ -67,7 +68,8 @@ extension KVMVirtualCPU {
             return .internalError(suberror: ckvm_run_internal_suberror(run), data: data)
         default:
             statistics[.other] += 1
-            let detail = reason == UInt32(KVM_EXIT_UNKNOWN) ? "hardware exit reason \(hex(ckvm_run_hw_exit_reason(run)))" : Self.exitNames[reason] ?? ""
+            let detail =
+                reason == UInt32(KVM_EXIT_UNKNOWN) ? "hardware exit reason \(hex(ckvm_run_hw_exit_reason(run)))" : Self.exitNames[reason] ?? ""
             return .unhandledExit(reason: reason, detail: detail)
         }
     }

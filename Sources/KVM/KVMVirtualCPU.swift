@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import CKVM
 import SystemPackage
 import VMCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A KVM vCPU: its fd and the `kvm_run` area KVM shares with us. The `kvm_run` pointer never
 /// leaves this target. A class so that the machine can hold either backend in a plain enum; it is

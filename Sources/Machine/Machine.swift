@@ -56,7 +56,9 @@ public final class Machine {
     }
 
     /// Picks the backend once, here at the composition root.
-    private static func makeBackend(_ configuration: MachineConfiguration, memory: GuestMemory, logger: Logger) throws(MachineError) -> (Backend, String) {
+    private static func makeBackend(_ configuration: MachineConfiguration, memory: GuestMemory, logger: Logger) throws(MachineError) -> (
+        Backend, String
+    ) {
         if configuration.backend == .software {
             return (.software(SoftwareVirtualCPU(memory: memory)), "backend: software (asked for with --backend software)")
         }

@@ -1,8 +1,9 @@
+import Synchronization
+import VMCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Synchronization
-import VMCore
 
 /// Stops the vCPU when the timeout passes or when SIGINT or SIGTERM arrives, so a guest that spins
 /// forever never leaves the VMM hanging.
@@ -43,7 +44,9 @@ private struct WatchContext: Sendable {
         // Process-directed SIGINT/SIGTERM go to a thread that does not block them; a parent that
         // started us from a thread pool may have left them blocked, so this thread takes them.
         SignalForwarding.unblockOnCurrentThread()
-        var fds = [pollfd(fd: cancelFD, events: Int16(POLLIN), revents: 0), pollfd(fd: SignalForwarding.pipe.read, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: cancelFD, events: Int16(POLLIN), revents: 0), pollfd(fd: SignalForwarding.pipe.read, events: Int16(POLLIN), revents: 0),
+        ]
         while true {
             var waitMilliseconds: Int32 = -1
             if let deadline {
@@ -103,11 +106,13 @@ private func spawnThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
     }
     let context = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
-    let result = pthread_create(&thread, nil, { context in
-        let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
-        box.body()
-        return nil
-    }, context)
+    let result = pthread_create(
+        &thread, nil,
+        { context in
+            let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
+            box.body()
+            return nil
+        }, context)
     guard result == 0 else {
         Unmanaged<Box>.fromOpaque(context).release()
         return nil

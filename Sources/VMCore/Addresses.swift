@@ -24,7 +24,10 @@ public struct IOPort: RawRepresentable, Hashable, Comparable, Sendable, CustomSt
 
 /// The size of one device access. Backends split string and wider accesses into these.
 public enum AccessWidth: Int, Sendable, CaseIterable {
-    case byte = 1, word = 2, doubleWord = 4, quadWord = 8
+    case byte = 1
+    case word = 2
+    case doubleWord = 4
+    case quadWord = 8
 
     public init?(byteCount: Int) { self.init(rawValue: byteCount) }
     public var byteCount: Int { rawValue }

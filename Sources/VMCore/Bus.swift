@@ -20,7 +20,8 @@ public enum BusError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .emptyRange(let device): return "device \(device) claims an empty range"
-        case .rangeWraps(let device, let range): return "device \(device) claims \(range.size) addresses from \(hex(range.base)), past the end of the address space"
+        case .rangeWraps(let device, let range):
+            return "device \(device) claims \(range.size) addresses from \(hex(range.base)), past the end of the address space"
         case .overlap(let a, let b): return "devices \(a) and \(b) claim overlapping ranges"
         }
     }

@@ -83,9 +83,14 @@ public final class GuestMemory: @unchecked Sendable {
             let lowAlias = min(size, Self.lowROMAliasSize)
             let lowStart: UInt64 = 0x10_0000 - lowAlias
             regions.append(MemoryRegion(guestStart: 0, size: min(ramSize, lowStart), readOnly: false, hostAddress: UInt(bitPattern: ramMapping)))
-            regions.append(MemoryRegion(guestStart: lowStart, size: lowAlias, readOnly: true, hostAddress: UInt(bitPattern: mapping.advanced(by: Int(size - lowAlias)))))
+            regions.append(
+                MemoryRegion(
+                    guestStart: lowStart, size: lowAlias, readOnly: true, hostAddress: UInt(bitPattern: mapping.advanced(by: Int(size - lowAlias)))))
             if ramSize > 0x10_0000 {
-                regions.append(MemoryRegion(guestStart: 0x10_0000, size: ramSize - 0x10_0000, readOnly: false, hostAddress: UInt(bitPattern: ramMapping.advanced(by: 0x10_0000))))
+                regions.append(
+                    MemoryRegion(
+                        guestStart: 0x10_0000, size: ramSize - 0x10_0000, readOnly: false,
+                        hostAddress: UInt(bitPattern: ramMapping.advanced(by: 0x10_0000))))
             }
             regions.append(MemoryRegion(guestStart: (1 << 32) - size, size: size, readOnly: true, hostAddress: UInt(bitPattern: mapping)))
         } else {

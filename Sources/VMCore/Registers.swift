@@ -34,7 +34,10 @@ public struct Segment: Sendable, Equatable {
     public var unusable = false
     public init() {}
 
-    public init(base: UInt64, limit: UInt32, selector: UInt16, type: UInt8, dpl: UInt8 = 0, defaultSize32: Bool, isCodeOrData: Bool = true, long: Bool = false, granularity: Bool) {
+    public init(
+        base: UInt64, limit: UInt32, selector: UInt16, type: UInt8, dpl: UInt8 = 0, defaultSize32: Bool, isCodeOrData: Bool = true,
+        long: Bool = false, granularity: Bool
+    ) {
         self.base = base
         self.limit = limit
         self.selector = selector

@@ -2,14 +2,18 @@ import VMCore
 
 /// Segment register numbers as encoded in instructions (ModRM.reg for MOV Sreg, prefixes).
 enum SegmentIndex: Int {
-    case es = 0, cs, ss, ds, fs, gs
+    case es = 0
+    case cs, ss, ds, fs, gs
 }
 
 /// The architectural state the interpreter works on: a plain struct reached through a pointer,
 /// with the general registers in a fixed array indexed by their encoding (RAX = 0 ... R15 = 15).
 struct CPUState {
-    var gpr: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-              UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var gpr:
+        (
+            UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+            UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64
+        ) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     var rip: UInt64 = 0
     var rflags: UInt64 = 0x2
     var segments: (Segment, Segment, Segment, Segment, Segment, Segment) = (Segment(), Segment(), Segment(), Segment(), Segment(), Segment())

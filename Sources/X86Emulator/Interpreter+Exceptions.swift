@@ -15,7 +15,8 @@ extension Interpreter {
                 throw .stop(reason)
             } catch .fault(let next) {
                 if current.vector == Fault.doubleFault { throw .stop(.shutdown) }
-                let escalate = (Fault.isContributory(current.vector) && Fault.isContributory(next.vector))
+                let escalate =
+                    (Fault.isContributory(current.vector) && Fault.isContributory(next.vector))
                     || (current.vector == Fault.pageFault && (Fault.isContributory(next.vector) || next.vector == Fault.pageFault))
                 current = escalate ? Fault(vector: Fault.doubleFault, errorCode: 0) : next
             }

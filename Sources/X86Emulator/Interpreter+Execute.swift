@@ -42,15 +42,18 @@ extension Interpreter {
                 let result = alu(operation, readRegister(0, size: size, rex: false), immediate, size: size)
                 if operation != 7 { writeRegister(0, size: size, rex: false, result) }
             }
-        case 0x06, 0x0E, 0x16, 0x1E where !state.pointee.is64BitMode:  // PUSH ES/CS/SS/DS
+        case 0x06, 0x0E, 0x16,
+            0x1E where !state.pointee.is64BitMode:  // PUSH ES/CS/SS/DS
             let index = SegmentIndex(rawValue: Int(opcode >> 3))!
             try push(UInt64(state.pointee.segment(index).selector), size: stackOperandSize(p))
-        case 0x07, 0x17, 0x1F where !state.pointee.is64BitMode:  // POP ES/SS/DS
+        case 0x07, 0x17,
+            0x1F where !state.pointee.is64BitMode:  // POP ES/SS/DS
             let value = try pop(size: stackOperandSize(p))
             try loadSegment(SegmentIndex(rawValue: Int(opcode >> 3))!, UInt16(truncatingIfNeeded: value))
         case 0x40...0x4F where !state.pointee.is64BitMode:  // INC/DEC r (REX in 64-bit mode)
             let index = Int(opcode & 7)
-            writeRegister(index, size: os, rex: false, incrementDecrement(readRegister(index, size: os, rex: false), decrement: opcode >= 0x48, size: os))
+            writeRegister(
+                index, size: os, rex: false, incrementDecrement(readRegister(index, size: os, rex: false), decrement: opcode >= 0x48, size: os))
         case 0x50...0x57:
             let size = stackOperandSize(p)
             try push(readRegister(Int(opcode & 7) + p.rexB, size: size, rex: true), size: size)
@@ -92,8 +95,11 @@ extension Interpreter {
         case 0x88...0x8B:
             let size = opcode & 1 == 0 ? 1 : os
             let m = try decodeModRM(&i)
-            if opcode < 0x8A { try write(m.operand, size: size, p, readReg(m, size: size, p)) }
-            else { writeReg(m, size: size, p, try read(m.operand, size: size, p)) }
+            if opcode < 0x8A {
+                try write(m.operand, size: size, p, readReg(m, size: size, p))
+            } else {
+                writeReg(m, size: size, p, try read(m.operand, size: size, p))
+            }
         case 0x8C:  // MOV r/m, Sreg
             let m = try decodeModRM(&i)
             guard let index = SegmentIndex(rawValue: m.reg & 7) else { throw .fault(.ud) }
@@ -151,8 +157,11 @@ extension Interpreter {
             let size = opcode & 1 == 0 ? 1 : os
             let offset = try fetch(&i, size: p.addressSize)
             let segment = p.segmentOverride ?? .ds
-            if opcode < 0xA2 { writeRegister(0, size: size, rex: true, try readSegmented(segment, offset, size: size)) }
-            else { try writeSegmented(segment, offset, size: size, readRegister(0, size: size, rex: true)) }
+            if opcode < 0xA2 {
+                writeRegister(0, size: size, rex: true, try readSegmented(segment, offset, size: size))
+            } else {
+                try writeSegmented(segment, offset, size: size, readRegister(0, size: size, rex: true))
+            }
         case 0xA4...0xA7, 0xAA...0xAF, 0x6C...0x6F:
             if let resume = try stringInstruction(opcode, p, start: i.start) { next = resume }
         case 0xA8, 0xA9:
@@ -382,8 +391,11 @@ extension Interpreter {
             }
         } else {
             let product = a.multipliedFullWidth(by: value & mask(size))
-            if size == 8 { low = product.low; high = product.high }
-            else { low = product.low & mask(size); high = (product.low >> UInt64(size * 8)) & mask(size) }
+            if size == 8 {
+                low = product.low; high = product.high
+            } else {
+                low = product.low & mask(size); high = (product.low >> UInt64(size * 8)) & mask(size)
+            }
             overflow = high != 0
         }
         if size == 1 {

@@ -47,7 +47,8 @@ extension Interpreter {
         let page = linear >> 12
         let entry = tlb.entries[TLB.index(page)]
         if entry.tag == page &+ 1 && entry.hostRead != 0 && linear & 0xFFF + UInt64(size) <= 0x1000
-            && (entry.userAllowed || state.pointee.cpl != 3) && (entry.executable || !fetch) {
+            && (entry.userAllowed || state.pointee.cpl != 3) && (entry.executable || !fetch)
+        {
             return loadHost(entry.hostRead, Int(linear & 0xFFF), size)
         }
         return try readLinearSlow(linear, size: size, fetch: fetch)
@@ -82,7 +83,8 @@ extension Interpreter {
         let page = linear >> 12
         let entry = tlb.entries[TLB.index(page)]
         if entry.tag == page &+ 1 && entry.hostWrite != 0 && linear & 0xFFF + UInt64(size) <= 0x1000
-            && (entry.userAllowed || state.pointee.cpl != 3) {
+            && (entry.userAllowed || state.pointee.cpl != 3)
+        {
             let pointer = UnsafeMutableRawPointer(bitPattern: entry.hostWrite)!.advanced(by: Int(linear & 0xFFF))
             switch size {
             case 1: pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)

@@ -229,8 +229,10 @@ extension Interpreter {
         state.pointee.setRegister(1, i.cursor)
         state.pointee.setRegister(11, s.rflags)
         let selector = UInt16((s.star >> 32) & 0xFFFC)
-        state.pointee.setSegment(.cs, Segment(base: 0, limit: 0xFFFF_FFFF, selector: selector, type: 0xB, dpl: 0, defaultSize32: false, long: true, granularity: true))
-        state.pointee.setSegment(.ss, Segment(base: 0, limit: 0xFFFF_FFFF, selector: selector + 8, type: 0x3, dpl: 0, defaultSize32: true, granularity: true))
+        state.pointee.setSegment(
+            .cs, Segment(base: 0, limit: 0xFFFF_FFFF, selector: selector, type: 0xB, dpl: 0, defaultSize32: false, long: true, granularity: true))
+        state.pointee.setSegment(
+            .ss, Segment(base: 0, limit: 0xFFFF_FFFF, selector: selector + 8, type: 0x3, dpl: 0, defaultSize32: true, granularity: true))
         state.pointee.rflags = s.rflags & ~s.sfmask & ~CPUState.rf | 2
         return s.lstar
     }
@@ -245,8 +247,10 @@ extension Interpreter {
         let rip = s.register(1)
         if to64 && (rip >> 47 != 0 && rip >> 47 != 0x1FFFF) { throw .fault(.gp()) }
         let csSelector = (to64 ? base + 16 : base) | 3
-        state.pointee.setSegment(.cs, Segment(base: 0, limit: 0xFFFF_FFFF, selector: csSelector, type: 0xB, dpl: 3, defaultSize32: !to64, long: to64, granularity: true))
-        state.pointee.setSegment(.ss, Segment(base: 0, limit: 0xFFFF_FFFF, selector: (base + 8) | 3, type: 0x3, dpl: 3, defaultSize32: true, granularity: true))
+        state.pointee.setSegment(
+            .cs, Segment(base: 0, limit: 0xFFFF_FFFF, selector: csSelector, type: 0xB, dpl: 3, defaultSize32: !to64, long: to64, granularity: true))
+        state.pointee.setSegment(
+            .ss, Segment(base: 0, limit: 0xFFFF_FFFF, selector: (base + 8) | 3, type: 0x3, dpl: 3, defaultSize32: true, granularity: true))
         state.pointee.rflags = s.register(11) & 0x3C_7FD7 | 2
         return to64 ? rip : rip & 0xFFFF_FFFF
     }

@@ -62,7 +62,8 @@ extension Interpreter {
         case 0xA2: cpuid()
         case 0xA3, 0xAB, 0xB3, 0xBB:
             let m = try decodeModRM(&i)
-            try bitTest(m, bitOffset: readReg(m, size: os, p), operation: [0xA3: 0, 0xAB: 1, 0xB3: 2, 0xBB: 3][opcode]!, p, registerOffsetIsSigned: true)
+            try bitTest(
+                m, bitOffset: readReg(m, size: os, p), operation: [0xA3: 0, 0xAB: 1, 0xB3: 2, 0xBB: 3][opcode]!, p, registerOffsetIsSigned: true)
         case 0xBA:
             let m = try decodeModRM(&i, immediateSize: 1)
             let immediate = try fetch(&i, size: 1)

@@ -17,7 +17,10 @@ struct Interpreter {
     /// The general registers' storage inside `state`, for access without copying the state.
     let gpr: UnsafeMutablePointer<UInt64>
 
-    init(state: UnsafeMutablePointer<CPUState>, memory: GuestMemory, io: any GuestIO, statistics: UnsafeMutablePointer<CPUStatistics>, unimplemented: UnsafeMutablePointer<UnimplementedLog>, tlb: TLB) {
+    init(
+        state: UnsafeMutablePointer<CPUState>, memory: GuestMemory, io: any GuestIO, statistics: UnsafeMutablePointer<CPUStatistics>,
+        unimplemented: UnsafeMutablePointer<UnimplementedLog>, tlb: TLB
+    ) {
         self.state = state
         self.memory = memory
         self.io = io

@@ -9,7 +9,9 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure exit round trips or VM creation on this host (used by scripts/bench).",
-        discussion: "exits: run IMAGE to HLT and print nanoseconds per exit. create: build a VM and run IMAGE to its first HLT, ITERATIONS times, and print nanoseconds per VM. IMAGE is a flat protected-mode binary.")
+        discussion:
+            "exits: run IMAGE to HLT and print nanoseconds per exit. create: build a VM and run IMAGE to its first HLT, ITERATIONS times, and print nanoseconds per VM. IMAGE is a flat protected-mode binary."
+    )
 
     enum Measurement: String, ExpressibleByArgument { case exits, create }
 

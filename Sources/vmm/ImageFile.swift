@@ -1,7 +1,8 @@
+import SystemPackage
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import SystemPackage
 
 /// Reads an input file (image, firmware, module), refusing files larger than `limit` before
 /// reading them whole.

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import Boot
 import Logging
 import Machine
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Builds a machine for a plan, runs it, and reports the stop the way README documents.
 enum Launcher {
@@ -38,7 +39,8 @@ enum Launcher {
     }
 
     static func writeFile(_ path: String, contents: String) throws {
-        let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        let fd = try FileDescriptor.open(
+            FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         defer { try? fd.close() }
         _ = try fd.writeAll(contents.utf8)
     }

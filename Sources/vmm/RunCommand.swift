@@ -16,7 +16,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("CPU mode for flat binaries: real, protected or long.", valueName: "mode"))
     var mode: CPUMode = .long
 
-    @Option(name: .customLong("load-address"), help: ArgumentHelp("Where a flat binary is loaded (default 0x7C00 in real mode, else 0x100000).", valueName: "address"))
+    @Option(
+        name: .customLong("load-address"),
+        help: ArgumentHelp("Where a flat binary is loaded (default 0x7C00 in real mode, else 0x100000).", valueName: "address"))
     var loadAddress: Number?
 
     @Option(help: ArgumentHelp("Entry point of a flat binary (default: the load address).", valueName: "address"))

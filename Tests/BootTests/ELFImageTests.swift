@@ -11,10 +11,13 @@ import VMCore
     }
 
     @Test func elf64LoadsSegmentsAtPhysicalAddressesAndStartsInLongMode() throws {
-        let image = ELFBuilder(is64: true, entry: 0x10_0004, segments: [
-            .init(physicalAddress: 0x10_0000, contents: [1, 2, 3, 4, 0xF4]),
-            .init(physicalAddress: 0x20_0000, contents: [9, 9], memorySize: 0x1000),
-        ]).build()
+        let image = ELFBuilder(
+            is64: true, entry: 0x10_0004,
+            segments: [
+                .init(physicalAddress: 0x10_0000, contents: [1, 2, 3, 4, 0xF4]),
+                .init(physicalAddress: 0x20_0000, contents: [9, 9], memorySize: 0x1000),
+            ]
+        ).build()
         #expect(try ImageLoader.detectFormat(image) == .elf64)
         let plan = try plan(image)
         #expect(plan.mode == .long)
@@ -34,9 +37,12 @@ import VMCore
     }
 
     @Test func aHigherHalfEntryIsTranslatedThroughItsSegment() throws {
-        let image = ELFBuilder(is64: true, entry: 0xFFFF_FFFF_8000_0010, segments: [
-            .init(physicalAddress: 0x10_0000, virtualAddress: 0xFFFF_FFFF_8000_0000, contents: [UInt8](repeating: 0x90, count: 32))
-        ]).build()
+        let image = ELFBuilder(
+            is64: true, entry: 0xFFFF_FFFF_8000_0010,
+            segments: [
+                .init(physicalAddress: 0x10_0000, virtualAddress: 0xFFFF_FFFF_8000_0000, contents: [UInt8](repeating: 0x90, count: 32))
+            ]
+        ).build()
         #expect(try plan(image).registers.rip == 0x10_0010)
     }
 
@@ -58,7 +64,9 @@ import VMCore
         var builder = ELFBuilder(is64: true, entry: 0x10_0000, segments: [.init(physicalAddress: 0x10_0000, contents: [0xF4])])
         builder.type = 3
         #expect(throws: BootError.self) { try plan(builder.build()) }
-        do { _ = try plan(builder.build()) } catch let error as BootError { #expect(error.description.contains("-static -no-pie")) } catch { Issue.record(error) }
+        do { _ = try plan(builder.build()) } catch let error as BootError { #expect(error.description.contains("-static -no-pie")) } catch {
+            Issue.record(error)
+        }
     }
 
     @Test func rejectsTheWrongMachine() {
@@ -68,7 +76,9 @@ import VMCore
     }
 
     @Test func rejectsTruncatedFiles() {
-        let image = ELFBuilder(is64: true, entry: 0x10_0000, segments: [.init(physicalAddress: 0x10_0000, contents: [UInt8](repeating: 0xF4, count: 100))]).build()
+        let image = ELFBuilder(
+            is64: true, entry: 0x10_0000, segments: [.init(physicalAddress: 0x10_0000, contents: [UInt8](repeating: 0xF4, count: 100))]
+        ).build()
         #expect(throws: BootError.truncated(what: "the ELF header", needed: 64, available: 40)) { try plan(Array(image[..<40])) }
         #expect(throws: BootError.truncated(what: "program header 0", needed: 120, available: 100)) { try plan(Array(image[..<100])) }
         #expect(throws: BootError.truncated(what: "segment 0's contents", needed: 220, available: 150)) { try plan(Array(image[..<150])) }
@@ -90,18 +100,29 @@ import VMCore
     }
 
     @Test func rejectsSegmentsOutsideMemoryOrOverlapping() {
-        let outside = ELFBuilder(is64: true, entry: 0x10_0000, segments: [
-            .init(physicalAddress: 0x10_0000, contents: [0xF4]),
-            .init(physicalAddress: memorySize - 1, contents: [0], memorySize: 2),
-        ]).build()
-        #expect(throws: BootError.outsideMemory(what: "ELF segment at 0xffffff", address: memorySize - 1, length: 2, memorySize: memorySize)) { try plan(outside) }
-        let wrapping = ELFBuilder(is64: true, entry: 0x10_0000, segments: [
-            .init(physicalAddress: 0x10_0000, contents: [0xF4]), .init(physicalAddress: .max, contents: [], memorySize: 2),
-        ]).build()
+        let outside = ELFBuilder(
+            is64: true, entry: 0x10_0000,
+            segments: [
+                .init(physicalAddress: 0x10_0000, contents: [0xF4]),
+                .init(physicalAddress: memorySize - 1, contents: [0], memorySize: 2),
+            ]
+        ).build()
+        #expect(throws: BootError.outsideMemory(what: "ELF segment at 0xffffff", address: memorySize - 1, length: 2, memorySize: memorySize)) {
+            try plan(outside)
+        }
+        let wrapping = ELFBuilder(
+            is64: true, entry: 0x10_0000,
+            segments: [
+                .init(physicalAddress: 0x10_0000, contents: [0xF4]), .init(physicalAddress: .max, contents: [], memorySize: 2),
+            ]
+        ).build()
         #expect(throws: BootError.self) { try plan(wrapping) }
-        let overlapping = ELFBuilder(is64: true, entry: 0x10_0000, segments: [
-            .init(physicalAddress: 0x10_0000, contents: [0xF4], memorySize: 0x100), .init(physicalAddress: 0x10_0080, contents: [1]),
-        ]).build()
+        let overlapping = ELFBuilder(
+            is64: true, entry: 0x10_0000,
+            segments: [
+                .init(physicalAddress: 0x10_0000, contents: [0xF4], memorySize: 0x100), .init(physicalAddress: 0x10_0080, contents: [1]),
+            ]
+        ).build()
         #expect(throws: BootError.overlappingSegments(first: 0x10_0000, second: 0x10_0080)) { try plan(overlapping) }
         let onPageTables = ELFBuilder(is64: true, entry: 0x2000, segments: [.init(physicalAddress: 0x2000, contents: [0xF4])]).build()
         #expect(throws: BootError.self) { try plan(onPageTables) }

@@ -18,7 +18,10 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
         #expect(result.stderr.contains("not both"))
     }
 
-    @Test(arguments: [["--memory", "0"], ["--memory", "4G"], ["--memory", "12x"], ["--memory", "4097"], ["--timeout", "-1"], ["--mode", "virtual86"], ["--load-address", "zz"]])
+    @Test(arguments: [
+        ["--memory", "0"], ["--memory", "4G"], ["--memory", "12x"], ["--memory", "4097"], ["--timeout", "-1"], ["--mode", "virtual86"],
+        ["--load-address", "zz"],
+    ])
     func badOptionValuesAreUsageErrors(option: [String]) throws {
         let result = try VMMProcess.run(["run", "image.bin"] + option)
         #expect(result.status == 64, "\(option): \(result.stderr)")
@@ -175,7 +178,9 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
 }
 
 @Suite struct GuestSourcesTests {
-    static let toolchainPresent = ["/usr/bin/as", "/usr/bin/ld", "/usr/bin/objcopy", "/usr/bin/python3"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+    static let toolchainPresent = ["/usr/bin/as", "/usr/bin/ld", "/usr/bin/objcopy", "/usr/bin/python3"].allSatisfy {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
 
     @Test(.enabled(if: toolchainPresent, "binutils or python3 missing: cannot reassemble Guests/ to compare"))
     func embeddedGuestImagesMatchTheirSources() throws {

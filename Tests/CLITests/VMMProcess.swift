@@ -39,7 +39,7 @@ enum VMMProcess {
         let readers = [(out, outputData), (err, errorData)].map { pipe, sink in
             Thread { sink.data.withLock { $0 = pipe.fileHandleForReading.readDataToEndOfFile() } }
         }
-        readers.forEach { $0.start() }
+        for reader in readers { reader.start() }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         if process.isRunning {

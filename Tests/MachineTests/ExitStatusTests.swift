@@ -9,7 +9,7 @@ import VMCore
         (.debugExit(value: 0x21), 67),
         (.exitHypercall(status: 0x1_2A), 42),
         (.shutdown, 121),
-        (.entryFailed(hardwareReason: 0x80000021), 122),
+        (.entryFailed(hardwareReason: 0x8000_0021), 122),
         (.internalError(suberror: 1, data: [0x10]), 123),
         (.timedOut, 124),
         (.unhandledExit(reason: 4, detail: "KVM_EXIT_DEBUG"), 125),
@@ -28,6 +28,7 @@ import VMCore
 
     @Test func jsonStringsAreEscaped() {
         #expect(JSON.string("a\"b\\c\n\u{1}").serialized() == #""a\"b\\c\n\u0001""#)
-        #expect(JSON.object([("k", .array([.unsigned(1), .null, .bool(true)]))]).serialized() == "{\n  \"k\": [\n    1,\n    null,\n    true\n  ]\n}")
+        #expect(
+            JSON.object([("k", .array([.unsigned(1), .null, .bool(true)]))]).serialized() == "{\n  \"k\": [\n    1,\n    null,\n    true\n  ]\n}")
     }
 }

@@ -151,7 +151,10 @@ let testedBackends: [BackendChoice] = {
         configuration.kvmPath = "/nonexistent/kvm"
         configuration.console = console
         let machine = try Machine(plan: flatPlan(GuestImages.long), configuration: configuration)
-        #expect(machine.backendReason == "backend: software, because KVM is not usable: /nonexistent/kvm does not exist: this host has no KVM (load the kvm module, or enable nested virtualization)")
+        #expect(
+            machine.backendReason
+                == "backend: software, because KVM is not usable: /nonexistent/kvm does not exist: this host has no KVM (load the kvm module, or enable nested virtualization)"
+        )
         let report = try machine.run()
         #expect(report.backend == "software")
         #expect(console.output == "Hello from 64-bit long mode!\n")

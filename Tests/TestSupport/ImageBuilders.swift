@@ -55,7 +55,8 @@ public struct ELFBuilder {
                 put64(&header, 8, UInt64(dataOffset)); put64(&header, 16, segment.virtualAddress); put64(&header, 24, segment.physicalAddress)
                 put64(&header, 32, UInt64(segment.contents.count)); put64(&header, 40, segment.memorySize)
             } else {
-                put32(&header, 4, UInt32(dataOffset)); put32(&header, 8, UInt32(segment.virtualAddress)); put32(&header, 12, UInt32(segment.physicalAddress))
+                put32(&header, 4, UInt32(dataOffset)); put32(&header, 8, UInt32(segment.virtualAddress));
+                put32(&header, 12, UInt32(segment.physicalAddress))
                 put32(&header, 16, UInt32(segment.contents.count)); put32(&header, 20, UInt32(segment.memorySize)); put32(&header, 24, 5)
             }
             out += header

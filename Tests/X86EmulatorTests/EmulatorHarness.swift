@@ -29,8 +29,10 @@ struct EmulatorRun {
 
 /// Loads `code` as a flat image in `mode` (at the default load address), lets `prepare` adjust
 /// memory and registers, and runs it on the software backend until it stops.
-func emulate(_ code: [UInt8], mode: CPUMode, memorySize: UInt64 = 8 << 20,
-             prepare: (GuestMemory, inout Registers, inout SystemRegisters) throws -> Void = { _, _, _ in }) throws -> EmulatorRun {
+func emulate(
+    _ code: [UInt8], mode: CPUMode, memorySize: UInt64 = 8 << 20,
+    prepare: (GuestMemory, inout Registers, inout SystemRegisters) throws -> Void = { _, _, _ in }
+) throws -> EmulatorRun {
     var options = LoadOptions(memorySize: memorySize)
     options.mode = mode
     let plan = try ImageLoader.plan(image: code, options: options)
@@ -50,7 +52,8 @@ func emulate(_ code: [UInt8], mode: CPUMode, memorySize: UInt64 = 8 << 20,
         kicker.requestStop(.timedOut)
     }
     let stop = try cpu.run(io: io, kicker: kicker)
-    return EmulatorRun(stop: stop, registers: try cpu.registers(), system: try cpu.systemRegisters(), memory: memory, io: io, statistics: cpu.statistics)
+    return EmulatorRun(
+        stop: stop, registers: try cpu.registers(), system: try cpu.systemRegisters(), memory: memory, io: io, statistics: cpu.statistics)
 }
 
 /// RFLAGS bits for assertions.

@@ -1,5 +1,5 @@
-import Testing
 import Boot
+import Testing
 import VMCore
 
 /// 32-bit paging and PAE, which this machine's KVM cannot run (they triple-fault there).

@@ -39,7 +39,9 @@ public final class DifferentialHarness {
         }
 
         public var description: String {
-            let names = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags"]
+            let names = [
+                "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags",
+            ]
             var text = zip(names, registers).map { "\($0.0)=\(hex($0.1))" }.joined(separator: " ")
             if let exception { text += " exception=\(exception.vector) error=\(exception.errorCode.map { hex($0) } ?? "-")" }
             return text
@@ -115,7 +117,9 @@ public final class DifferentialHarness {
         return try compare(instructions, seed: seed, undefinedFlags: undefined, initial: &generator)
     }
 
-    private func compare(_ instructions: [GeneratedInstruction], seed: UInt64, undefinedFlags: UInt64, initial generator: inout InstructionGenerator) throws -> Mismatch? {
+    private func compare(_ instructions: [GeneratedInstruction], seed: UInt64, undefinedFlags: UInt64, initial generator: inout InstructionGenerator)
+        throws -> Mismatch?
+    {
         let code = instructions.flatMap(\.bytes) + [0xA2] + (0..<8).map { UInt8(truncatingIfNeeded: Self.doneLinear >> (8 * $0)) }
         var registers = Registers()
         let values = (0..<16).map { _ in generator.random.next() }
@@ -151,8 +155,10 @@ public final class DifferentialHarness {
     private func prepare(_ memory: GuestMemory, code: [UInt8], data: [UInt8]) throws {
         try memory.zero(0, count: 0x10000)
         // GDT: null, kernel code64 0x08, kernel data 0x10, user data 0x18, user code64 0x20, TSS 0x28.
-        let gdt: [UInt64] = [0, 0x00AF_9A00_0000_FFFF, 0x00CF_9200_0000_FFFF, 0x00CF_F200_0000_FFFF, 0x00AF_FA00_0000_FFFF,
-                             0x0000_8900_0600_0067, 0]
+        let gdt: [UInt64] = [
+            0, 0x00AF_9A00_0000_FFFF, 0x00CF_9200_0000_FFFF, 0x00CF_F200_0000_FFFF, 0x00AF_FA00_0000_FFFF,
+            0x0000_8900_0600_0067, 0,
+        ]
         for (index, entry) in gdt.enumerated() { try memory.store(entry, at: 0x500 + UInt64(index) * 8) }
         try memory.store(Self.kernelStackTop, at: 0x600 + 4)  // TSS.RSP0
         try memory.store(UInt16(0x68), at: 0x600 + 0x66)  // no I/O bitmap (IOPL 3 allows the port)
@@ -184,7 +190,9 @@ public final class DifferentialHarness {
     private func run(_ cpu: some VirtualCPU, memory: GuestMemory, registers: Registers, masks: FlagMasks) throws -> Outcome {
         var system = SystemRegisters()
         func segment(_ selector: UInt16, code: Bool, dpl: UInt8) -> Segment {
-            Segment(base: 0, limit: 0xFFFF_FFFF, selector: selector, type: code ? 0xB : 0x3, dpl: dpl, defaultSize32: !code, long: code, granularity: true)
+            Segment(
+                base: 0, limit: 0xFFFF_FFFF, selector: selector, type: code ? 0xB : 0x3, dpl: dpl, defaultSize32: !code, long: code, granularity: true
+            )
         }
         system.cs = segment(0x23, code: true, dpl: 3)
         system.ss = segment(0x1B, code: false, dpl: 3)
@@ -218,9 +226,11 @@ public final class DifferentialHarness {
             exception = (vector, errorCode)
         }
         let undefinedFlags = exception == nil ? masks.atEnd : masks.beforeInstruction[final.rip] ?? masks.atEnd
-        let registerList = [final.rax, final.rcx, final.rdx, final.rbx, final.rsp, final.rbp, final.rsi, final.rdi,
-                            final.r8, final.r9, final.r10, final.r11, final.r12, final.r13, final.r14, final.r15,
-                            final.rip, final.rflags & ~undefinedFlags & ~UInt64(0x10000)]  // RF as pushed is not compared
+        let registerList = [
+            final.rax, final.rcx, final.rdx, final.rbx, final.rsp, final.rbp, final.rsi, final.rdi,
+            final.r8, final.r9, final.r10, final.r11, final.r12, final.r13, final.r14, final.r15,
+            final.rip, final.rflags & ~undefinedFlags & ~UInt64(0x10000),
+        ]  // RF as pushed is not compared
         return Outcome(
             registers: registerList, exception: exception,
             data: try memory.read(Self.dataAddress, count: Self.dataSize),

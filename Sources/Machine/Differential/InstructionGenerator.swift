@@ -105,7 +105,9 @@ struct InstructionGenerator {
             if !toRegister && operation != 7, let r = rm, r == 3 { rm = pick(Self.writable) }  // never write RBX
             let (rex, modrm, text) = encode(reg: reg, rm: rm, rexW: rexW, byteRegisters: size == 1)
             let opcode = UInt8(operation << 3) | (toRegister ? 2 : 0) | (size == 1 ? 0 : 1)
-            return alu(operation, bytes: prefixes + rex + [opcode] + modrm, name: "\(Self.aluNames[operation])\(size * 8) \(toRegister ? "r\(reg), \(text)" : "\(text), r\(reg)")")
+            return alu(
+                operation, bytes: prefixes + rex + [opcode] + modrm,
+                name: "\(Self.aluNames[operation])\(size * 8) \(toRegister ? "r\(reg), \(text)" : "\(text), r\(reg)")")
         case 3, 4:  // ALU r/m, imm (80/81/83)
             let operation = Int(random.next() % 8)
             let (size, prefixes, rexW) = operandSize()
@@ -120,7 +122,9 @@ struct InstructionGenerator {
         case 5:  // TEST r/m, r
             let (size, prefixes, rexW) = operandSize()
             let (rex, modrm, text) = encode(reg: pick(Self.writable), rm: registerOrMemory(), rexW: rexW, byteRegisters: size == 1)
-            return GeneratedInstruction(bytes: prefixes + rex + [size == 1 ? 0x84 : 0x85] + modrm, name: "test\(size * 8) \(text)", defines: Self.all & ~Self.af, undefines: Self.af)
+            return GeneratedInstruction(
+                bytes: prefixes + rex + [size == 1 ? 0x84 : 0x85] + modrm, name: "test\(size * 8) \(text)", defines: Self.all & ~Self.af,
+                undefines: Self.af)
         case 6:  // INC/DEC/NOT/NEG r/m
             let (size, prefixes, rexW) = operandSize()
             let kind = Int(random.next() % 4)
@@ -152,7 +156,8 @@ struct InstructionGenerator {
             case 1: bytes = prefixes + rex + [0x6B] + modrm + [byte()]
             default: bytes = prefixes + rex + [0x69] + modrm + (0..<min(size, 4)).map { _ in byte() }
             }
-            return GeneratedInstruction(bytes: bytes, name: "imul\(size * 8) r, \(text)", defines: Self.cf | Self.of, undefines: Self.sf | Self.zf | Self.af | Self.pf)
+            return GeneratedInstruction(
+                bytes: bytes, name: "imul\(size * 8) r, \(text)", defines: Self.cf | Self.of, undefines: Self.sf | Self.zf | Self.af | Self.pf)
         case 9, 10:  // shifts and rotates by an immediate or by 1
             let (size, prefixes, rexW) = operandSize()
             let operation = Int(random.next() % 8)
@@ -176,7 +181,8 @@ struct InstructionGenerator {
         case 11:  // MOV forms
             let (size, prefixes, rexW) = operandSize()
             let toRegister = chance(50)
-            let (rex, modrm, text) = encode(reg: pick(Self.writable), rm: registerOrMemory().map { toRegister ? $0 : ($0 == 3 ? 0 : $0) }, rexW: rexW, byteRegisters: size == 1)
+            let (rex, modrm, text) = encode(
+                reg: pick(Self.writable), rm: registerOrMemory().map { toRegister ? $0 : ($0 == 3 ? 0 : $0) }, rexW: rexW, byteRegisters: size == 1)
             let opcode: UInt8 = (toRegister ? 0x8A : 0x88) | (size == 1 ? 0 : 1)
             return GeneratedInstruction(bytes: prefixes + rex + [opcode] + modrm, name: "mov\(size * 8) \(text)")
         case 12:  // MOVZX/MOVSX/MOVSXD
@@ -202,15 +208,22 @@ struct InstructionGenerator {
             let name = ["bt", "bts", "btr", "btc"][operation]
             if chance(50) {
                 let (rex, modrm, text) = encode(reg: pick(Self.writable + [3]), rm: pick(Self.writable), rexW: size == 8, byteRegisters: false)
-                return GeneratedInstruction(bytes: rex + [0x0F, [0xA3, 0xAB, 0xB3, 0xBB][operation]] + modrm, name: "\(name) \(text)", defines: Self.cf, undefines: Self.of | Self.sf | Self.af | Self.pf)
+                return GeneratedInstruction(
+                    bytes: rex + [0x0F, [0xA3, 0xAB, 0xB3, 0xBB][operation]] + modrm, name: "\(name) \(text)", defines: Self.cf,
+                    undefines: Self.of | Self.sf | Self.af | Self.pf)
             }
-            let (rex, modrm, text) = encode(reg: 4 + operation, rm: registerOrMemory().map { $0 == 3 ? 0 : $0 }, rexW: size == 8, byteRegisters: false)
-            return GeneratedInstruction(bytes: rex + [0x0F, 0xBA] + modrm + [byte()], name: "\(name) \(text), imm", defines: Self.cf, undefines: Self.of | Self.sf | Self.af | Self.pf)
+            let (rex, modrm, text) = encode(
+                reg: 4 + operation, rm: registerOrMemory().map { $0 == 3 ? 0 : $0 }, rexW: size == 8, byteRegisters: false)
+            return GeneratedInstruction(
+                bytes: rex + [0x0F, 0xBA] + modrm + [byte()], name: "\(name) \(text), imm", defines: Self.cf,
+                undefines: Self.of | Self.sf | Self.af | Self.pf)
         case 15:  // SHLD/SHRD by an immediate (32/64-bit: 16-bit counts above 16 are undefined)
             let size = chance(50) ? 8 : 4
             let count = byte() % 64
-            let (rex, modrm, text) = encode(reg: pick(Self.writable + [3]), rm: registerOrMemory().map { $0 == 3 ? 0 : $0 }, rexW: size == 8, byteRegisters: false)
-            var instruction = GeneratedInstruction(bytes: rex + [0x0F, chance(50) ? 0xA4 : 0xAC] + modrm + [count], name: "shxd\(size * 8) \(text), \(count)")
+            let (rex, modrm, text) = encode(
+                reg: pick(Self.writable + [3]), rm: registerOrMemory().map { $0 == 3 ? 0 : $0 }, rexW: size == 8, byteRegisters: false)
+            var instruction = GeneratedInstruction(
+                bytes: rex + [0x0F, chance(50) ? 0xA4 : 0xAC] + modrm + [count], name: "shxd\(size * 8) \(text), \(count)")
             let masked = Int(count) & (size == 8 ? 63 : 31)
             if masked != 0 {
                 instruction.defines = Self.cf | Self.sf | Self.zf | Self.pf | (masked == 1 ? Self.of : 0)
@@ -222,14 +235,18 @@ struct InstructionGenerator {
             let kind = random.next() % 3
             let rm = registerOrMemory().map { $0 == 3 ? 0 : $0 }
             let (rex, modrm, text) = encode(reg: pick(Self.writable), rm: rm, rexW: rexW, byteRegisters: size == 1)
-            let opcode: [UInt8] = kind == 0 ? [0x0F, size == 1 ? 0xC0 : 0xC1] : (kind == 1 ? [0x0F, size == 1 ? 0xB0 : 0xB1] : [size == 1 ? 0x86 : 0x87])
-            return GeneratedInstruction(bytes: prefixes + rex + opcode + modrm, name: "\(["xadd", "cmpxchg", "xchg"][Int(kind)])\(size * 8) \(text)", defines: kind == 2 ? 0 : Self.all)
+            let opcode: [UInt8] =
+                kind == 0 ? [0x0F, size == 1 ? 0xC0 : 0xC1] : (kind == 1 ? [0x0F, size == 1 ? 0xB0 : 0xB1] : [size == 1 ? 0x86 : 0x87])
+            return GeneratedInstruction(
+                bytes: prefixes + rex + opcode + modrm, name: "\(["xadd", "cmpxchg", "xchg"][Int(kind)])\(size * 8) \(text)",
+                defines: kind == 2 ? 0 : Self.all)
         case 17:  // BSWAP, CBW family, CWD family, LEA
             switch random.next() % 4 {
             case 0:
                 let register = pick(Self.writable)
                 let rexW = chance(50)
-                return GeneratedInstruction(bytes: [0x40 | (rexW ? 8 : 0) | (register >= 8 ? 1 : 0), 0x0F, 0xC8 | UInt8(register & 7)], name: "bswap r\(register)")
+                return GeneratedInstruction(
+                    bytes: [0x40 | (rexW ? 8 : 0) | (register >= 8 ? 1 : 0), 0x0F, 0xC8 | UInt8(register & 7)], name: "bswap r\(register)")
             case 1:
                 let prefix: [UInt8] = pick([[0x66], [], [0x48]])
                 return GeneratedInstruction(bytes: prefix + [0x98], name: "cbw-family")
@@ -271,7 +288,8 @@ struct InstructionGenerator {
         let prefix: [UInt8] = compares ? pick([[], [0xF3], [0xF2]]) : pick([[], [0xF3]])
         let wide = chance(30) && opcode & 1 == 1
         bytes += prefix + (wide ? [0x48] : []) + [opcode, 0xFC]
-        var instruction = GeneratedInstruction(bytes: bytes, name: "\(prefix.isEmpty ? "" : "rep ")\(name)\(wide ? "q" : "") x\(count)\(backward ? " backward" : "")")
+        var instruction = GeneratedInstruction(
+            bytes: bytes, name: "\(prefix.isEmpty ? "" : "rep ")\(name)\(wide ? "q" : "") x\(count)\(backward ? " backward" : "")")
         // A repeated compare with a zero count compares nothing and leaves the flags alone.
         if compares && !(prefix.count == 1 && count == 0) { instruction.defines = Self.all }
         return instruction
@@ -284,9 +302,12 @@ struct InstructionGenerator {
         if chance(70) {
             let cc = byte() & 0xF
             if chance(50) {
-                return GeneratedInstruction(bytes: [0x70 | cc, UInt8(skipped.count)] + skipped, name: "j\(cc) short over mov", reads: Self.conditionFlags[Int(cc >> 1)])
+                return GeneratedInstruction(
+                    bytes: [0x70 | cc, UInt8(skipped.count)] + skipped, name: "j\(cc) short over mov", reads: Self.conditionFlags[Int(cc >> 1)])
             }
-            return GeneratedInstruction(bytes: [0x0F, 0x80 | cc, UInt8(skipped.count), 0, 0, 0] + skipped, name: "j\(cc) near over mov", reads: Self.conditionFlags[Int(cc >> 1)])
+            return GeneratedInstruction(
+                bytes: [0x0F, 0x80 | cc, UInt8(skipped.count), 0, 0, 0] + skipped, name: "j\(cc) near over mov",
+                reads: Self.conditionFlags[Int(cc >> 1)])
         }
         // LOOP decrements RCX (never RBX/RSP); JRCXZ only tests it.
         let kind = pick([UInt8(0xE2), 0xE3])
