@@ -24,7 +24,7 @@ extension Interpreter {
 
         switch opcode {
         // ALU r/m,r; r,r/m; AL/eAX,imm for ADD OR ADC SBB AND SUB XOR CMP.
-        case 0x00...0x3F where opcode & 7 < 6:
+        case 0x00...0x05, 0x08...0x0D, 0x10...0x15, 0x18...0x1D, 0x20...0x25, 0x28...0x2D, 0x30...0x35, 0x38...0x3D:
             let operation = Int(opcode >> 3)
             let form = opcode & 7
             let size = form & 1 == 0 ? 1 : os
@@ -42,15 +42,15 @@ extension Interpreter {
                 let result = alu(operation, readRegister(0, size: size, rex: false), immediate, size: size)
                 if operation != 7 { writeRegister(0, size: size, rex: false, result) }
             }
-        case 0x06, 0x0E, 0x16,
-            0x1E where !state.pointee.is64BitMode:  // PUSH ES/CS/SS/DS
+        case 0x06, 0x0E, 0x16, 0x1E:  // PUSH ES/CS/SS/DS (#UD in 64-bit mode)
+            if state.pointee.is64BitMode { throw .fault(.ud) }
             let index = SegmentIndex(rawValue: Int(opcode >> 3))!
             try push(UInt64(state.pointee.segment(index).selector), size: stackOperandSize(p))
-        case 0x07, 0x17,
-            0x1F where !state.pointee.is64BitMode:  // POP ES/SS/DS
+        case 0x07, 0x17, 0x1F:  // POP ES/SS/DS (#UD in 64-bit mode)
+            if state.pointee.is64BitMode { throw .fault(.ud) }
             let value = try pop(size: stackOperandSize(p))
             try loadSegment(SegmentIndex(rawValue: Int(opcode >> 3))!, UInt16(truncatingIfNeeded: value))
-        case 0x40...0x4F where !state.pointee.is64BitMode:  // INC/DEC r (REX in 64-bit mode)
+        case 0x40...0x4F:  // INC/DEC r (in 64-bit mode these bytes are REX prefixes and never get here)
             let index = Int(opcode & 7)
             writeRegister(
                 index, size: os, rex: false, incrementDecrement(readRegister(index, size: os, rex: false), decrement: opcode >= 0x48, size: os))
@@ -61,7 +61,8 @@ extension Interpreter {
             let size = stackOperandSize(p)
             let value = try pop(size: size)
             writeRegister(Int(opcode & 7) + p.rexB, size: size, rex: true, value)
-        case 0x63 where state.pointee.is64BitMode:  // MOVSXD
+        case 0x63:  // MOVSXD (ARPL outside 64-bit mode, not implemented)
+            if !state.pointee.is64BitMode { throw .fault(.ud) }
             let m = try decodeModRM(&i)
             writeReg(m, size: os, p, signExtend(try read(m.operand, size: 4, p), from: 4))
         case 0x68, 0x6A:
@@ -117,9 +118,7 @@ extension Interpreter {
             let size = stackOperandSize(p)
             let m = try decodeModRM(&i)
             try write(m.operand, size: size, p, try pop(size: size))
-        case 0x90 where p.rep == 0xF3:  // PAUSE
-            break
-        case 0x90...0x97:
+        case 0x90...0x97:  // XCHG eAX, r (0x90: NOP, and PAUSE with F3)
             let index = Int(opcode & 7) + p.rexB
             if index != 0 {
                 let a = readRegister(0, size: os, rex: true)
@@ -133,7 +132,8 @@ extension Interpreter {
         case 0x99:  // CWD/CDQ/CQO
             let negative = readRegister(0, size: os, rex: true) & signBit(os) != 0
             writeRegister(2, size: os, rex: true, negative ? mask(os) : 0)
-        case 0x9A where !state.pointee.is64BitMode:  // CALL far ptr16:16/32
+        case 0x9A:  // CALL far ptr16:16/32
+            if state.pointee.is64BitMode { throw .fault(.ud) }
             let offset = try fetch(&i, size: os)
             let selector = UInt16(try fetch(&i, size: 2))
             try push(UInt64(state.pointee.segment(.cs).selector), size: os)
@@ -212,7 +212,8 @@ extension Interpreter {
             state.pointee.rip = i.cursor
             try deliver(vector: vector, errorCode: nil, returnAddress: i.cursor, software: true)
             return
-        case 0xCE where !state.pointee.is64BitMode:  // INTO
+        case 0xCE:  // INTO
+            if state.pointee.is64BitMode { throw .fault(.ud) }
             if state.pointee.flag(CPUState.of) {
                 try deliver(vector: Fault.overflow, errorCode: nil, returnAddress: i.cursor, software: true)
                 return
@@ -256,7 +257,8 @@ extension Interpreter {
             let displacement = try fetchSigned(&i, size: opcode == 0xEB ? 1 : min(os, 4))
             next = i.cursor &+ displacement
             if !state.pointee.is64BitMode { next! &= mask(os) }
-        case 0xEA where !state.pointee.is64BitMode:  // JMP far ptr16:16/32
+        case 0xEA:  // JMP far ptr16:16/32
+            if state.pointee.is64BitMode { throw .fault(.ud) }
             let offset = try fetch(&i, size: os)
             let selector = UInt16(try fetch(&i, size: 2))
             try loadCodeSegment(selector)

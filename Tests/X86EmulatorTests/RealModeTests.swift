@@ -109,6 +109,12 @@ import VMCore
         #expect(run.statistics.invalidOpcodeSamples.first?.prefix(2) == [0xD7, 0xF4])
     }
 
+    @Test func segmentPushesAreInvalidIn64BitMode() throws {
+        // PUSH ES (06) is #UD in 64-bit mode; with no IDT that ends in a triple fault.
+        #expect(try emulate([0x06, 0xF4], mode: .long).stop == .shutdown)
+        #expect(try emulate([0x06, 0xF4], mode: .protected).stop == .halted(interruptsEnabled: false))
+    }
+
     @Test func ud2WithoutAnIDTEndsInATripleFault() throws {
         let run = try emulate([0x0F, 0x0B], mode: .long)
         #expect(run.stop == .shutdown)
