@@ -263,6 +263,17 @@ extension Interpreter {
             let selector = UInt16(try fetch(&i, size: 2))
             try loadCodeSegment(selector)
             next = offset
+        case 0xC4, 0xC5:  // LES, LDS (VEX prefixes in 64-bit mode, which this CPU model lacks)
+            if state.pointee.is64BitMode { throw .fault(.ud) }
+            let m = try decodeModRM(&i)
+            guard case .memory(let segment, let offset) = m.operand else { throw .fault(.ud) }
+            let value = try readSegmented(segment, offset, size: os)
+            let selector = UInt16(try readSegmented(segment, offset &+ UInt64(os), size: 2))
+            try loadSegment(opcode == 0xC4 ? .es : .ds, selector)
+            writeReg(m, size: os, p, value)
+        case 0xD7:  // XLAT: AL = [seg:rBX + AL]
+            let offset = (state.pointee.register(3) &+ (state.pointee.register(0) & 0xFF)) & addressMask(p)
+            writeRegister(0, size: 1, rex: true, try readSegmented(p.segmentOverride ?? .ds, offset, size: 1))
         case 0xF4:
             guard state.pointee.cpl == 0 else { throw .fault(.gp()) }
             state.pointee.rip = i.cursor

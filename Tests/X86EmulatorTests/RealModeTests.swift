@@ -82,6 +82,23 @@ import VMCore
         #expect(run.registers.rcx & 0xFFFF == 0 && run.registers.rsi & 0xFFFF == 0x9004)
     }
 
+    @Test func xlatAndLdsReadThroughTheDataSegment() throws {
+        let code: [UInt8] = [
+            0xBB, 0x00, 0x90,  // mov bx, 0x9000
+            0xB0, 0x02,  // mov al, 2
+            0xD7,  // xlat            -> al = [0x9002]
+            0xC5, 0x36, 0x10, 0x90,  // lds si, [0x9010] -> si = 0x1234, ds = 0x0050
+            0xF4,
+        ]
+        let run = try emulate(code, mode: .real) { memory, _, _ in
+            try memory.write([0, 0, 0x99], at: 0x9000)
+            try memory.write([0x34, 0x12, 0x50, 0x00], at: 0x9010)
+        }
+        #expect(run.registers.rax & 0xFF == 0x99)
+        #expect(run.registers.rsi & 0xFFFF == 0x1234)
+        #expect(run.system.ds.selector == 0x50 && run.system.ds.base == 0x500)
+    }
+
     @Test func selfModifyingCodeRunsTheNewBytes() throws {
         let code: [UInt8] = [
             0xC6, 0x06, 0x0A, 0x7C, 0x42,  // mov byte [0x7C0A], 0x42   ; patch the immediate below
@@ -97,7 +114,7 @@ import VMCore
 @Suite struct InvalidOpcodeTests {
     @Test func anUnimplementedInstructionRaisesUDAndIsCountedWithItsBytes() throws {
         let code: [UInt8] = [
-            0xD7,  // xlat: not implemented yet -> #UD, handled at 0000:0600
+            0x0F, 0x37,  // getsec: not implemented -> #UD, handled at 0000:0600
             0xF4,
         ]
         let run = try emulate(code, mode: .real) { memory, _, _ in
@@ -106,7 +123,7 @@ import VMCore
         }
         #expect(run.stop == .debugExit(value: 6))
         #expect(run.statistics.invalidOpcodes == 1)
-        #expect(run.statistics.invalidOpcodeSamples.first?.prefix(2) == [0xD7, 0xF4])
+        #expect(run.statistics.invalidOpcodeSamples.first?.prefix(3) == [0x0F, 0x37, 0xF4])
     }
 
     @Test func segmentPushesAreInvalidIn64BitMode() throws {
