@@ -174,3 +174,24 @@ let testedBackends: [BackendChoice] = {
         }
     }
 }
+
+@Suite(.requiresKVM) struct HypervisorFailureTests {
+    /// INT3 at CPL 0 with no IDT: hardware KVM delivers it and the guest triple-faults; this
+    /// machine's PVM cannot emulate the delivery and reports an internal error. Either way the VMM
+    /// must report it with its status and the registers, never hang or crash.
+    @Test func aGuestTheHypervisorCannotRunEndsWithItsReason() throws {
+        let (report, _) = try runGuest(flatPlan([0xCC]), backend: .kvm)  // int3
+        switch report.stopReason {
+        case .internalError(let suberror, _):
+            #expect(suberror == 1)
+            #expect(report.exitStatus == ExitStatus.internalError)
+            #expect(report.stopReason.description.hasPrefix("KVM internal error: emulation failure"))
+        case .shutdown:
+            #expect(report.exitStatus == ExitStatus.shutdown)
+        default:
+            Issue.record("unexpected stop: \(report.stopReason)")
+        }
+        #expect(report.registers != nil && report.systemRegisters != nil)
+        #expect(report.registerDump.contains("rip   =0x0000000000100000") || report.registerDump.contains("rip   =0x0000000000100001"))
+    }
+}
