@@ -1,0 +1,82 @@
+# Benchmark ROM (64 KiB): boots itself from the reset vector like a BIOS, so the same image runs on
+# swift-vmm (--firmware), Bochs and QEMU. Real mode -> protected mode -> long mode on a 2 MiB
+# identity page it builds at 0x1000, then the ALU loop of bench-alu.S ITERATIONS times, then it
+# stops: "Shutdown" to port 0x8900 (Bochs), and 0 to the debug-exit port 0xF4 (QEMU, swift-vmm).
+# scripts/bench assembles it with two ITERATIONS values and times the difference, so start-up
+# costs cancel out. Linked at 0: the ROM's offsets are offsets in segment F000.
+    .ifndef ITERATIONS
+    .set ITERATIONS, 1
+    .endif
+    .code16
+    .globl _start
+_start:
+    cli
+    xorw %ax, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movw $0x7000, %sp
+    movw $0x1000, %di           # zero the three table pages at 0x1000-0x3FFF
+    movw $0x1800, %cx
+    cld
+    rep stosw
+    movl $0x2003, 0x1000        # PML4[0] -> PDPT
+    movl $0x3003, 0x2000        # PDPT[0] -> PD
+    movl $0x0083, 0x3000        # PD[0]: 2 MiB page at 0
+    lgdtl %cs:gdt_pointer
+    movl %cr0, %eax
+    orl $1, %eax
+    movl %eax, %cr0
+    ljmpl $0x08, $(0xF0000 + protected32)
+
+    .code32
+protected32:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movl %cr4, %eax
+    orl $0x20, %eax             # PAE
+    movl %eax, %cr4
+    movl $0x1000, %eax
+    movl %eax, %cr3
+    movl $0xC0000080, %ecx      # EFER.LME
+    rdmsr
+    orl $0x100, %eax
+    wrmsr
+    movl %cr0, %eax
+    orl $0x80000000, %eax       # paging on: long mode active
+    movl %eax, %cr0
+    ljmp $0x18, $(0xF0000 + long64)
+
+    .code64
+long64:
+    mov $ITERATIONS, %ecx
+1:  add %eax, %ebx
+    xor %edx, %ebx
+    dec %ecx
+    jnz 1b
+    mov $0x8900, %dx
+    lea shutdown(%rip), %rsi
+    mov $8, %ecx
+    rep outsb
+    xor %eax, %eax
+    out %al, $0xF4
+    hlt
+
+shutdown:
+    .ascii "Shutdown"
+    .align 8
+gdt:
+    .quad 0
+    .quad 0x00CF9A000000FFFF    # 0x08: 32-bit code
+    .quad 0x00CF92000000FFFF    # 0x10: data
+    .quad 0x00AF9A000000FFFF    # 0x18: 64-bit code
+gdt_pointer:
+    .word 31
+    .long 0xF0000 + gdt
+
+    .code16
+    .org 0xFFF0                 # the reset vector, F000:FFF0
+    ljmp $0xF000, $_start
+    .org 0x10000
