@@ -5,7 +5,8 @@ import Logging
 import VMCore
 import X86Emulator
 
-/// A one-vCPU PC-style machine: guest memory, the port bus with its devices, and a KVM vCPU.
+/// A one-vCPU PC-style machine: guest memory, the port bus with its devices, and a vCPU on KVM or
+/// on the software backend.
 /// The composition root: the only place that knows every target.
 public final class Machine {
     public let memory: GuestMemory

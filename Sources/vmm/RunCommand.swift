@@ -44,9 +44,9 @@ struct RunCommand: ParsableCommand {
         let plan: BootPlan
         do {
             plan = try makePlan()
-        } catch let failure as CLIFailure {
-            printError(failure.message)
-            throw ExitCode(failure.status)
+        } catch {
+            printError(error.message)
+            throw ExitCode(error.status)
         }
         throw ExitCode(Launcher.launch(plan, options: machine))
     }
