@@ -12,6 +12,9 @@ enum Launcher {
     /// Returns the process status: the guest's, or the VMM's failure status.
     static func launch(_ plan: BootPlan, options: MachineOptions) -> Int32 {
         LoggingSetup.bootstrapOnce()
+        // A closed stdout (`vmm run ... | head -1`) must not kill the VMM: console writes then
+        // fail with EPIPE and the console drops the bytes, and the run ends with its own status.
+        signal(SIGPIPE, SIG_IGN)
         var logger = Logger(label: "vmm")
         logger.logLevel = options.verbose ? .debug : .warning
         logger.debug("loading \(plan.summary)")

@@ -103,6 +103,22 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
         if kvmUsable { #expect(result.stderr == backendLine + "vmm: guest halted (HLT with interrupts disabled) (exit status 0)\n") }
     }
 
+    @Test func aClosedStdoutDoesNotKillTheVMM() throws {
+        let process = Process()
+        process.executableURL = VMMProcess.executable
+        process.arguments = ["demo", "hypercall"]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try output.fileHandleForReading.close()  // the reader is gone before the guest prints
+        try process.run()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+        #expect(stderr.contains("guest called the exit hypercall with status 0"))
+    }
+
     @Test func multibootKernelGetsCommandLineAndModules() throws {
         let kernel = try VMMProcess.temporaryFile(GuestImages.multibootELF, name: "kernel.elf")
         let module = try VMMProcess.temporaryFile(Array("module text\n".utf8), name: "module.txt")
