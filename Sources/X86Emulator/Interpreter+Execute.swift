@@ -474,21 +474,31 @@ extension Interpreter {
         return (newLow, ~high &+ (newLow == 0 ? 1 : 0))
     }
 
+    /// ENTER in the SDM's order (push RBP, then copy each enclosing frame pointer), but with RSP and
+    /// RBP written last, so a fault leaves the registers as they were, as the CPU does (the stack
+    /// bytes written before the fault stay written, as they do on the CPU).
     func enter(frameSize: UInt64, level: UInt64, _ p: Prefixes) throws(Interruption) {
         let size = stackOperandSize(p)
         let stackSize = stackAddressSize
-        try push(state.pointee.register(5), size: size)
-        let frame = state.pointee.register(4) & mask(stackSize)
-        if level > 0 {
-            var bp = state.pointee.register(5)
-            for _ in 1..<max(level, 1) {
-                bp = (bp &- UInt64(size)) & mask(stackSize)
-                try push(try readSegmented(.ss, bp, size: size), size: size)
+        let stackMask = mask(stackSize)
+        let frame = (state.pointee.register(4) &- UInt64(size)) & stackMask
+        try writeSegmented(.ss, frame, size: size, state.pointee.register(5))
+        var rsp = frame
+        var bp = state.pointee.register(5)
+        if level > 1 {
+            for _ in 1..<level {
+                bp = (bp &- UInt64(size)) & stackMask
+                let value = try readSegmented(.ss, bp, size: size)
+                rsp = (rsp &- UInt64(size)) & stackMask
+                try writeSegmented(.ss, rsp, size: size, value)
             }
-            try push(frame, size: size)
+        }
+        if level > 0 {
+            rsp = (rsp &- UInt64(size)) & stackMask
+            try writeSegmented(.ss, rsp, size: size, frame)
         }
         writeRegister(5, size: size, rex: true, frame)
-        writeRegister(4, size: stackSize, rex: true, (state.pointee.register(4) &- frameSize) & mask(stackSize))
+        writeRegister(4, size: stackSize, rex: true, (rsp &- frameSize) & stackMask)
     }
 
     /// PUSHF/POPF fault in virtual-8086 mode with IOPL < 3.

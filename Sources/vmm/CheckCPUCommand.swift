@@ -53,6 +53,10 @@ struct CheckCPUCommand: ParsableCommand {
             checked += 1
             current &+= 1
         }
-        print("check-cpu: \(checked) sequences of \(length) instructions from seed \(seed): no differences")
+        var summary = "check-cpu: \(checked) sequences of \(length) instructions from seed \(seed): no differences"
+        if let first = harness.skipped.first {
+            summary += " (\(harness.skipped.count) skipped: KVM could not run them, e.g. seed \(first.seed): \(first.reason))"
+        }
+        print(summary)
     }
 }

@@ -77,7 +77,9 @@ struct InstructionGenerator {
     private mutating func registerOrMemory() -> Int? { chance(35) ? nil : pick(Self.writable + [3]) }
 
     mutating func next() -> GeneratedInstruction {
-        switch random.next() % 23 {
+        switch random.next() % 24 {
+        case 23:  // CALL/RET through a small subroutine, or ENTER/LEAVE
+            return chance(60) ? callAndReturn() : enterAndLeave()
         case 20:  // a string instruction over the data page, with its pointers and count set up
             return stringInstruction()
         case 21:  // a conditional branch over one flag-neutral instruction, or LOOP/JRCXZ
@@ -293,6 +295,25 @@ struct InstructionGenerator {
         // A repeated compare with a zero count compares nothing and leaves the flags alone.
         if compares && !(prefix.count == 1 && count == 0) { instruction.defines = Self.all }
         return instruction
+    }
+
+    /// `call T; jmp over; T: mov r, imm; ret; over:` — a near call and return (optionally RET imm16
+    /// after pushing an argument).
+    private mutating func callAndReturn() -> GeneratedInstruction {
+        let register = pick(Self.writable)
+        let body: [UInt8] = [0x48 | (register >= 8 ? 1 : 0), 0xC7, 0xC0 | UInt8(register & 7), byte(), byte(), 0, 0]
+        let withArgument = chance(40)
+        let ret: [UInt8] = withArgument ? [0xC2, 0x08, 0x00] : [0xC3]
+        let push: [UInt8] = withArgument ? [0x6A, byte()] : []
+        let call: [UInt8] = [0xE8, 0x02, 0, 0, 0, 0xEB, UInt8(body.count + ret.count)]
+        return GeneratedInstruction(bytes: push + call + body + ret, name: withArgument ? "push; call; ret 8" : "call; ret")
+    }
+
+    /// `enter n, level; leave` with a small frame.
+    private mutating func enterAndLeave() -> GeneratedInstruction {
+        let size = UInt8(random.next() % 64)
+        let level = UInt8(random.next() % 3)
+        return GeneratedInstruction(bytes: [0xC8, size, 0, level, 0xC9], name: "enter \(size), \(level); leave")
     }
 
     /// `jcc +n` over a MOV, or `loop`/`jrcxz` over one.
