@@ -24,6 +24,8 @@ public final class Machine {
     /// sets its registers.
     public init(plan: BootPlan, configuration: MachineConfiguration, logger: Logger = Logger(label: "vmm")) throws(MachineError) {
         buildStart = monotonicNanoseconds()
+        // From here on SIGINT/SIGTERM stop the guest cleanly instead of killing the process.
+        SignalForwarding.install()
         self.plan = plan
         self.configuration = configuration
         self.logger = logger

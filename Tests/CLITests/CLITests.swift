@@ -160,9 +160,26 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
 
     @Test func sigintStopsTheGuestAndReportsIt() throws {
         let path = try VMMProcess.temporaryFile(GuestImages.spin, name: "spin-int.bin")
-        let result = try VMMProcess.run(["run", path], signalAfter: (0.5, SIGINT), timeout: 20)
-        #expect(result.status == 130)
-        #expect(result.stderr.contains("interrupted by a signal"))
+        let process = Process()
+        process.executableURL = VMMProcess.executable
+        process.arguments = ["run", path, "--timeout", "30"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        // Signal only once the machine is built (its backend line is out), however slow the start.
+        var stderr = Data()
+        while !String(decoding: stderr, as: UTF8.self).contains("vmm: backend:") {
+            let chunk = errors.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            stderr += chunk
+        }
+        kill(process.processIdentifier, SIGINT)
+        stderr += errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 130)
+        #expect(String(decoding: stderr, as: UTF8.self).contains("interrupted by a signal"))
     }
 
     @Test func resultFileIsJSONWithTheStopAndCounts() throws {

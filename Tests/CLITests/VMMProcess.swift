@@ -21,7 +21,7 @@ enum VMMProcess {
         return URL(fileURLWithPath: ".build/debug/vmm")
     }()
 
-    static func run(_ arguments: [String], signalAfter: (Double, Int32)? = nil, timeout: Double = 60) throws -> VMMResult {
+    static func run(_ arguments: [String], timeout: Double = 60) throws -> VMMResult {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -29,10 +29,6 @@ enum VMMProcess {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        if let (delay, signal) = signalAfter {
-            Thread.sleep(forTimeInterval: delay)
-            kill(process.processIdentifier, signal)
-        }
         // Read both pipes on their own threads, so neither a chatty guest nor a hung vmm can stall
         // the test; a vmm still running at the deadline is killed and reported.
         let outputData = CollectedData(), errorData = CollectedData()
