@@ -4,7 +4,7 @@ import VMCore
 extension Interpreter {
     /// Reads prefixes (and REX in 64-bit mode); returns the first opcode byte.
     func decodePrefixes(_ instruction: inout Instruction) throws(Interruption) -> UInt8 {
-        let long = state.pointee.efer & ControlBits.eferLongModeActive != 0 && state.pointee.segments.1.long
+        let long = state.pointee.is64BitMode
         let default32 = long || state.pointee.segments.1.defaultSize32
         var p = Prefixes()
         p.operandSize = default32 ? 4 : 2
@@ -54,11 +54,10 @@ extension Interpreter {
         let p = instruction.prefixes
         let reg = regField + p.rexR
         if mod == 3 { return ModRM(mod: mod, reg: reg, rm: rm, operand: .register(Int(rm) + p.rexB)) }
-        let s = RegisterView(gpr: gpr, long: state.pointee.efer & ControlBits.eferLongModeActive != 0 && state.pointee.segments.1.long)
         var segment: SegmentIndex = .ds
         var offset: UInt64
         if p.addressSize == 2 {
-            let bx = s.register(3), bp = s.register(5), si = s.register(6), di = s.register(7)
+            let bx = gpr[3], bp = gpr[5], si = gpr[6], di = gpr[7]
             switch rm {
             case 0: offset = bx &+ si
             case 1: offset = bx &+ di
@@ -78,18 +77,18 @@ extension Interpreter {
             if rm == 4 {
                 let sib = try fetch8(&instruction)
                 let scale = sib >> 6, index = Int((sib >> 3) & 7) + p.rexX, base = Int(sib & 7)
-                offset = index == 4 ? 0 : s.register(index) << UInt64(scale)
+                offset = index == 4 ? 0 : gpr[index] << UInt64(scale)
                 if base == 5 && mod == 0 {
                     offset &+= try fetchSigned(&instruction, size: 4)
                 } else {
-                    offset &+= s.register(base + p.rexB)
+                    offset &+= gpr[base + p.rexB]
                     if base == 4 || base == 5 { segment = .ss }
                 }
             } else if rm == 5 && mod == 0 {
                 offset = try fetchSigned(&instruction, size: 4)
-                ripRelative = s.is64BitMode
+                ripRelative = state.pointee.is64BitMode
             } else {
-                offset = s.register(Int(rm) + p.rexB)
+                offset = gpr[Int(rm) + p.rexB]
                 if rm == 5 { segment = .ss }
             }
             if mod == 1 { offset &+= try fetchSigned(&instruction, size: 1) }
@@ -123,12 +122,4 @@ extension Interpreter {
 
     /// An address-size-masked value (for string instruction pointers and counters).
     func addressMask(_ p: Prefixes) -> UInt64 { mask(p.addressSize) }
-}
-
-/// Register reads for address computation without copying the CPU state.
-struct RegisterView {
-    let gpr: UnsafeMutablePointer<UInt64>
-    let long: Bool
-    func register(_ index: Int) -> UInt64 { gpr[index] }
-    var is64BitMode: Bool { long }
 }

@@ -92,7 +92,7 @@ extension Interpreter {
             cs.selector = selector & ~3 | UInt16(newCPL)
             cs.dpl = newCPL
             state.pointee.setSegment(.cs, cs)
-            state.pointee.setRegister(4, rsp)
+            gpr[4] = rsp
             for value in [oldSS, oldRSP, oldFlags, oldCS, returnAddress] { try push(value, size: 8) }
             if let errorCode { try push(UInt64(errorCode), size: 8) }
         } else {
@@ -105,7 +105,7 @@ extension Interpreter {
                 cs.dpl = newCPL
                 state.pointee.setSegment(.cs, cs)  // so the SS load sees the new CPL
                 try loadSegment(.ss, newSS)
-                state.pointee.setRegister(4, newESP)
+                gpr[4] = newESP
                 try push(oldSS, size: pushSize)
                 try push(oldRSP, size: pushSize)
             }

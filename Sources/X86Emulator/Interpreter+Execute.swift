@@ -149,7 +149,7 @@ extension Interpreter {
             let size = stackOperandSize(p)
             writeFlags(try pop(size: size), size: size)
         case 0x9E:  // SAHF
-            let ah = (state.pointee.register(0) >> 8) & 0xD5
+            let ah = (gpr[0] >> 8) & 0xD5
             state.pointee.rflags = state.pointee.rflags & ~0xD5 | ah | 2
         case 0x9F:  // LAHF
             writeRegister(4, size: 1, rex: false, state.pointee.rflags & 0xD7 | 2)
@@ -174,7 +174,7 @@ extension Interpreter {
         case 0xC0, 0xC1, 0xD0...0xD3:
             let size = opcode & 1 == 0 ? 1 : os
             let m = try decodeModRM(&i, immediateSize: opcode <= 0xC1 ? 1 : 0)
-            let count: UInt64 = opcode <= 0xC1 ? try fetch(&i, size: 1) : (opcode <= 0xD1 ? 1 : state.pointee.register(1) & 0xFF)
+            let count: UInt64 = opcode <= 0xC1 ? try fetch(&i, size: 1) : (opcode <= 0xD1 ? 1 : gpr[1] & 0xFF)
             let value = try read(m.operand, size: size, p)
             let result = shift(m.reg & 7, value, count: count, size: size)
             try write(m.operand, size: size, p, result)
@@ -193,7 +193,7 @@ extension Interpreter {
             try enter(frameSize: frameSize, level: level, p)
         case 0xC9:  // LEAVE
             let size = stackOperandSize(p)
-            writeRegister(4, size: stackAddressSize, rex: true, state.pointee.register(5))
+            writeRegister(4, size: stackAddressSize, rex: true, gpr[5])
             writeRegister(5, size: size, rex: true, try pop(size: size))
         case 0xCA, 0xCB:  // RET far
             let release: UInt64 = opcode == 0xCA ? try fetch(&i, size: 2) : 0
@@ -224,7 +224,7 @@ extension Interpreter {
         case 0xE0...0xE3:  // LOOPNE, LOOPE, LOOP, JCXZ
             let displacement = try fetchSigned(&i, size: 1)
             let counterMask = addressMask(p)
-            var counter = state.pointee.register(1) & counterMask
+            var counter = gpr[1] & counterMask
             var take: Bool
             if opcode == 0xE3 {
                 take = counter == 0
@@ -238,12 +238,12 @@ extension Interpreter {
             if take { next = i.cursor &+ displacement }
         case 0xE4, 0xE5, 0xEC, 0xED:  // IN
             let size = opcode & 1 == 0 ? 1 : min(os, 4)
-            let port = opcode <= 0xE5 ? UInt16(try fetch(&i, size: 1)) : UInt16(truncatingIfNeeded: state.pointee.register(2))
+            let port = opcode <= 0xE5 ? UInt16(try fetch(&i, size: 1)) : UInt16(truncatingIfNeeded: gpr[2])
             try checkIOPermission(port, size: size)
             writeRegister(0, size: size, rex: true, try portIn(port, size: size))
         case 0xE6, 0xE7, 0xEE, 0xEF:  // OUT
             let size = opcode & 1 == 0 ? 1 : min(os, 4)
-            let port = opcode <= 0xE7 ? UInt16(try fetch(&i, size: 1)) : UInt16(truncatingIfNeeded: state.pointee.register(2))
+            let port = opcode <= 0xE7 ? UInt16(try fetch(&i, size: 1)) : UInt16(truncatingIfNeeded: gpr[2])
             try checkIOPermission(port, size: size)
             state.pointee.rip = i.cursor  // a hypercall sees the state after the instruction
             try portOut(port, size: size, readRegister(0, size: size, rex: true))
@@ -272,7 +272,7 @@ extension Interpreter {
             try loadSegment(opcode == 0xC4 ? .es : .ds, selector)
             writeReg(m, size: os, p, value)
         case 0xD7:  // XLAT: AL = [seg:rBX + AL]
-            let offset = (state.pointee.register(3) &+ (state.pointee.register(0) & 0xFF)) & addressMask(p)
+            let offset = (gpr[3] &+ (gpr[0] & 0xFF)) & addressMask(p)
             writeRegister(0, size: 1, rex: true, try readSegmented(p.segmentOverride ?? .ds, offset, size: 1))
         case 0xF4:
             guard state.pointee.cpl == 0 else { throw .fault(.gp()) }
@@ -311,7 +311,7 @@ extension Interpreter {
     func adjustStack(by bytes: UInt64) {
         guard bytes != 0 else { return }
         let size = stackAddressSize
-        writeRegister(4, size: size, rex: true, (state.pointee.register(4) &+ bytes) & mask(size))
+        writeRegister(4, size: size, rex: true, (gpr[4] &+ bytes) & mask(size))
     }
 
     /// Group 3: TEST NOT NEG MUL IMUL DIV IDIV.
@@ -481,10 +481,10 @@ extension Interpreter {
         let size = stackOperandSize(p)
         let stackSize = stackAddressSize
         let stackMask = mask(stackSize)
-        let frame = (state.pointee.register(4) &- UInt64(size)) & stackMask
-        try writeSegmented(.ss, frame, size: size, state.pointee.register(5))
+        let frame = (gpr[4] &- UInt64(size)) & stackMask
+        try writeSegmented(.ss, frame, size: size, gpr[5])
         var rsp = frame
-        var bp = state.pointee.register(5)
+        var bp = gpr[5]
         if level > 1 {
             for _ in 1..<level {
                 bp = (bp &- UInt64(size)) & stackMask
@@ -549,7 +549,7 @@ extension Interpreter {
         try loadCodeSegment(cs)
         if s.is64BitMode || returnsOuter {
             try loadSegment(.ss, ss)
-            state.pointee.setRegister(4, rsp)
+            gpr[4] = rsp
         }
         state.pointee.rip = rip
     }

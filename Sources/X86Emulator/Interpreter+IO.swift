@@ -51,11 +51,11 @@ extension Interpreter {
         var iterations = 0
         while true {
             if repeated {
-                let count = state.pointee.register(1) & addressMask
+                let count = gpr[1] & addressMask
                 if count == 0 { return nil }
             }
-            let si = state.pointee.register(6) & addressMask
-            let di = state.pointee.register(7) & addressMask
+            let si = gpr[6] & addressMask
+            let di = gpr[7] & addressMask
             switch opcode {
             case 0xA4, 0xA5:
                 try writeSegmented(.es, di, size: size, try readSegmented(source, si, size: size))
@@ -76,17 +76,17 @@ extension Interpreter {
                 _ = subtract(readRegister(0, size: size, rex: true), try readSegmented(.es, di, size: size), borrow: 0, size: size)
                 writeRegister(7, size: p.addressSize, rex: true, di &+ step)
             case 0x6C, 0x6D:
-                let port = UInt16(truncatingIfNeeded: state.pointee.register(2))
+                let port = UInt16(truncatingIfNeeded: gpr[2])
                 try checkIOPermission(port, size: size)
                 try writeSegmented(.es, di, size: size, try portIn(port, size: size))
                 writeRegister(7, size: p.addressSize, rex: true, di &+ step)
             default:  // OUTS
-                let port = UInt16(truncatingIfNeeded: state.pointee.register(2))
+                let port = UInt16(truncatingIfNeeded: gpr[2])
                 try checkIOPermission(port, size: size)
                 let value = try readSegmented(source, si, size: size)
                 writeRegister(6, size: p.addressSize, rex: true, si &+ step)
                 if repeated {
-                    writeRegister(1, size: p.addressSize, rex: true, (state.pointee.register(1) &- 1) & addressMask)
+                    writeRegister(1, size: p.addressSize, rex: true, (gpr[1] &- 1) & addressMask)
                 }
                 try portOut(port, size: size, value)
                 if !repeated { return nil }
@@ -95,7 +95,7 @@ extension Interpreter {
                 continue
             }
             guard repeated else { return nil }
-            let count = (state.pointee.register(1) &- 1) & addressMask
+            let count = (gpr[1] &- 1) & addressMask
             writeRegister(1, size: p.addressSize, rex: true, count)
             if compares {
                 let zf = state.pointee.flag(CPUState.zf)

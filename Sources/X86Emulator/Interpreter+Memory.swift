@@ -5,7 +5,7 @@ extension Interpreter {
     /// The linear address of `offset` in segment `index`, with the limit check of 16/32-bit modes.
     @inline(__always)
     func linearAddress(_ index: SegmentIndex, _ offset: UInt64, size: Int) throws(Interruption) -> UInt64 {
-        if state.pointee.efer & ControlBits.eferLongModeActive != 0 && state.pointee.segments.1.long {
+        if state.pointee.is64BitMode {
             let base: UInt64 = index == .fs ? state.pointee.segments.4.base : (index == .gs ? state.pointee.segments.5.base : 0)
             let linear = base &+ offset
             // Non-canonical addresses fault (#SS for stack references, #GP otherwise).

@@ -8,14 +8,14 @@ extension Interpreter {
 
     func push(_ value: UInt64, size: Int) throws(Interruption) {
         let stackSize = stackAddressSize
-        let rsp = (state.pointee.register(4) &- UInt64(size)) & mask(stackSize)
+        let rsp = (gpr[4] &- UInt64(size)) & mask(stackSize)
         try writeSegmented(.ss, rsp, size: size, value)
         writeRegister(4, size: stackSize, rex: true, rsp)
     }
 
     func pop(size: Int) throws(Interruption) -> UInt64 {
         let stackSize = stackAddressSize
-        let rsp = state.pointee.register(4) & mask(stackSize)
+        let rsp = gpr[4] & mask(stackSize)
         let value = try readSegmented(.ss, rsp, size: size)
         writeRegister(4, size: stackSize, rex: true, rsp &+ UInt64(size))
         return value

@@ -97,7 +97,7 @@ extension Interpreter {
             writeRegister(index, size: size, rex: true, value & mask(size))
             return
         }
-        let value = state.pointee.register(index) & mask(size)
+        let value = gpr[index] & mask(size)
         defer { tlb.flushAll() }  // any change to paging control invalidates cached translations
         switch number {
         case 0:
@@ -197,7 +197,7 @@ extension Interpreter {
     /// family 6, and only features the emulator implements: TSC, MSR, PAE, PSE, CX8, CMOV,
     /// CX16, long mode, NX and SYSCALL.
     func cpuid() {
-        let leaf = UInt32(truncatingIfNeeded: state.pointee.register(0))
+        let leaf = UInt32(truncatingIfNeeded: gpr[0])
         var a: UInt32 = 0, b: UInt32 = 0, c: UInt32 = 0, d: UInt32 = 0
         func text(_ string: String) -> UInt32 { Array(string.utf8).enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) } }
         switch leaf {
@@ -226,8 +226,8 @@ extension Interpreter {
     func syscall(_ i: Instruction) throws(Interruption) -> UInt64 {
         let s = state.pointee
         guard s.is64BitMode else { throw .fault(.ud) }
-        state.pointee.setRegister(1, i.cursor)
-        state.pointee.setRegister(11, s.rflags)
+        gpr[1] = i.cursor
+        gpr[11] = s.rflags
         let selector = UInt16((s.star >> 32) & 0xFFFC)
         state.pointee.setSegment(
             .cs, Segment(base: 0, limit: 0xFFFF_FFFF, selector: selector, type: 0xB, dpl: 0, defaultSize32: false, long: true, granularity: true))

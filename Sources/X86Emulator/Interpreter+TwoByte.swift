@@ -27,12 +27,12 @@ extension Interpreter {
             if opcode == 0x21 {
                 writeRegister(index, size: state.pointee.is64BitMode ? 8 : 4, rex: true, debugRegister(number))
             } else {
-                setDebugRegister(number, state.pointee.register(index))
+                setDebugRegister(number, gpr[index])
             }
         case 0x30:  // WRMSR
             try requireCPL0()
-            let value = state.pointee.register(2) << 32 | state.pointee.register(0) & 0xFFFF_FFFF
-            try writeMSR(UInt32(truncatingIfNeeded: state.pointee.register(1)), value)
+            let value = gpr[2] << 32 | gpr[0] & 0xFFFF_FFFF
+            try writeMSR(UInt32(truncatingIfNeeded: gpr[1]), value)
         case 0x31:  // RDTSC
             let s = state.pointee
             if s.cr4 & (1 << 2) != 0 && s.cpl > 0 { throw .fault(.gp()) }
@@ -41,7 +41,7 @@ extension Interpreter {
             writeRegister(2, size: 4, rex: true, tsc >> 32)
         case 0x32:  // RDMSR
             try requireCPL0()
-            let value = try readMSR(UInt32(truncatingIfNeeded: state.pointee.register(1)))
+            let value = try readMSR(UInt32(truncatingIfNeeded: gpr[1]))
             writeRegister(0, size: 4, rex: true, value & 0xFFFF_FFFF)
             writeRegister(2, size: 4, rex: true, value >> 32)
         case 0x40...0x4F:  // CMOVcc (the destination is written even when false, zero-extending)
@@ -71,7 +71,7 @@ extension Interpreter {
             try bitTest(m, bitOffset: immediate, operation: m.reg & 3, p, registerOffsetIsSigned: false)
         case 0xA4, 0xA5, 0xAC, 0xAD:  // SHLD, SHRD
             let m = try decodeModRM(&i, immediateSize: opcode & 1 == 0 ? 1 : 0)
-            let count = opcode & 1 == 0 ? try fetch(&i, size: 1) : state.pointee.register(1)
+            let count = opcode & 1 == 0 ? try fetch(&i, size: 1) : gpr[1]
             let result = doubleShift(try read(m.operand, size: os, p), readReg(m, size: os, p), count: count, left: opcode < 0xAC, size: os)
             try write(m.operand, size: os, p, result)
         case 0xAF:

@@ -66,7 +66,7 @@ struct Interpreter {
         // Instructions are at most 15 bytes (SDM vol. 2, 2.3.11).
         guard offset &- instruction.start < 15 else { throw .fault(.gp()) }
         // Fast path: 64-bit code (no segment base or limit) on a cached executable RAM page.
-        if state.pointee.efer & ControlBits.eferLongModeActive != 0 && state.pointee.segments.1.long {
+        if state.pointee.is64BitMode {
             let page = offset >> 12
             let entry = tlb.entries[TLB.index(page)]
             if entry.tag == page &+ 1 && entry.hostRead != 0 && entry.executable && (entry.userAllowed || state.pointee.segments.1.dpl != 3) {
@@ -91,7 +91,7 @@ struct Interpreter {
     }
 
     func maskIP(_ value: UInt64) -> UInt64 {
-        if state.pointee.efer & ControlBits.eferLongModeActive != 0 && state.pointee.segments.1.long { return value }
+        if state.pointee.is64BitMode { return value }
         return state.pointee.segments.1.defaultSize32 ? value & 0xFFFF_FFFF : value & 0xFFFF
     }
 
