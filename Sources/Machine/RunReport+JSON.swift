@@ -44,15 +44,7 @@ extension RunReport {
                 "invalid_opcodes",
                 .object([
                     ("count", .unsigned(statistics.invalidOpcodes)),
-                    (
-                        "samples",
-                        .array(
-                            statistics.invalidOpcodeSamples.map { bytes in
-                                .string(
-                                    bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(
-                                        separator: " "))
-                            })
-                    ),
+                    ("samples", .array(statistics.invalidOpcodeSamples.map { .string(hexBytes($0)) })),
                 ])
             ))
         members.append(

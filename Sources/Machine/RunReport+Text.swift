@@ -64,7 +64,3 @@ extension RunReport {
         return "\(tenths / 10).\(tenths % 10) µs"
     }
 }
-
-extension String {
-    func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
-}

@@ -41,3 +41,13 @@ public func hex<T: BinaryInteger>(_ value: T, width: Int = 0) -> String {
     let padding = width > digits.count ? String(repeating: "0", count: width - digits.count) : ""
     return "0x" + padding + digits
 }
+
+/// Bytes as two-digit hexadecimal separated by spaces ("0f 0b"), as instruction bytes are shown.
+public func hexBytes(_ bytes: some Sequence<UInt8>) -> String {
+    bytes.map { $0 < 0x10 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
+}
+
+extension String {
+    /// The string padded with spaces to `width` characters, for aligned columns.
+    public func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

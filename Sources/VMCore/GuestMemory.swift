@@ -138,11 +138,11 @@ public final class GuestMemory: @unchecked Sendable {
     /// Copies `bytes` into guest RAM.
     public func write(_ bytes: some Collection<UInt8>, at address: UInt64) throws(MemoryError) {
         let target = try hostPointer(address, UInt64(bytes.count), forWriting: true)
-        var offset = 0
-        for byte in bytes {
-            target.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self)
-            offset += 1
+        let copied: Void? = bytes.withContiguousStorageIfAvailable { buffer in
+            if let base = buffer.baseAddress { target.copyMemory(from: base, byteCount: buffer.count) }
         }
+        guard copied == nil else { return }
+        for (offset, byte) in bytes.enumerated() { target.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self) }
     }
 
     /// Fills `count` bytes of guest RAM with zero.

@@ -13,14 +13,6 @@ struct Fault: Sendable {
     static let de = Fault(vector: divideError, errorCode: nil)
     static func gp(_ code: UInt32 = 0) -> Fault { Fault(vector: generalProtection, errorCode: code) }
 
-    /// Exceptions whose delivery pushes an error code (Intel SDM vol. 3, table 6-1).
-    static func pushesErrorCode(_ vector: UInt8) -> Bool {
-        switch vector {
-        case 8, 10, 11, 12, 13, 14, 17, 21: return true
-        default: return false
-        }
-    }
-
     /// Contributory exceptions: two in a row make a double fault (SDM vol. 3, table 6-5).
     static func isContributory(_ vector: UInt8) -> Bool {
         switch vector {
@@ -35,4 +27,13 @@ struct Fault: Sendable {
 enum Interruption: Error {
     case fault(Fault)
     case stop(StopReason)
+}
+
+/// Whether delivering exception `vector` pushes an error code (Intel SDM vol. 3, table 6-1); for
+/// reading exception frames, as the differential tester does.
+public func exceptionPushesErrorCode(_ vector: Int) -> Bool {
+    switch vector {
+    case 8, 10, 11, 12, 13, 14, 17, 21: return true
+    default: return false
+    }
 }

@@ -25,7 +25,7 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         if list {
-            for demo in DemoGuest.all { print("\(demo.name.padding(12)) \(demo.summary)") }
+            for demo in DemoGuest.all { print("\(demo.name.padded(12)) \(demo.summary)") }
             return
         }
         if let name, let demo = DemoGuest.named(name) {
@@ -56,8 +56,4 @@ struct DemoCommand: ParsableCommand {
         }
         return Launcher.launch(plan, options: machine)
     }
-}
-
-extension String {
-    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }

@@ -227,7 +227,7 @@ public final class DifferentialHarness {
         if port != UInt32(Self.donePort) {
             let vector = Int(port) - Int(Self.exceptionPortBase)
             // The frame the CPU pushed on the kernel stack: [error code], RIP, CS, RFLAGS, RSP, SS.
-            let hasErrorCode = [8, 10, 11, 12, 13, 14, 17].contains(vector)
+            let hasErrorCode = exceptionPushesErrorCode(vector)
             let frame = Self.kernelStackTop - 40 - (hasErrorCode ? 8 : 0)
             let errorCode: UInt64? = hasErrorCode ? try memory.load(UInt64.self, at: frame) : nil
             let base = frame + (hasErrorCode ? 8 : 0)

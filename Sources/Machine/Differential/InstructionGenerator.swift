@@ -1,3 +1,5 @@
+import VMCore
+
 /// One generated instruction: its bytes, a readable name, and its effect on the arithmetic flags
 /// (so flags the manuals leave undefined are masked, and never read by a later instruction).
 struct GeneratedInstruction: Sendable, CustomStringConvertible {
@@ -10,7 +12,7 @@ struct GeneratedInstruction: Sendable, CustomStringConvertible {
     /// Flags it leaves undefined.
     var undefines: UInt64 = 0
 
-    var description: String { name + " [" + bytes.map { String($0, radix: 16).leftPadded(2) }.joined(separator: " ") + "]" }
+    var description: String { name + " [" + hexBytes(bytes) + "]" }
 }
 
 /// Random but valid 64-bit instruction sequences over the general-purpose instruction set, for
@@ -347,8 +349,4 @@ struct InstructionGenerator {
     static let shiftNames = ["rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"]
     /// Flags each condition-code pair reads: O, C, Z, CZ, S, P, SO, ZSO.
     static let conditionFlags: [UInt64] = [of, cf, zf, cf | zf, sf, pf, sf | of, zf | sf | of]
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
