@@ -5,21 +5,7 @@
     .globl _start
 _start:
     mov $message, %esi
-next_char:
-    lodsb
-    test %al, %al
-    jz done
-    mov %al, %bl
-    mov $COM1_LSR, %dx
-wait_ready:
-    in %dx, %al
-    test $LSR_THR_EMPTY, %al
-    jz wait_ready
-    mov $COM1, %dx
-    mov %bl, %al
-    out %al, %dx
-    jmp next_char
-done:
+    print_polled
     hlt
 message:
     .asciz "Hello from 32-bit protected mode!\n"

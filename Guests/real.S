@@ -9,21 +9,7 @@ _start:
     mov $0x10, %al
     out %al, $POST
     mov $message, %si
-next_char:
-    lodsb
-    test %al, %al
-    jz done
-    mov %al, %bl
-    mov $COM1_LSR, %dx
-wait_ready:                     # poll until the transmitter holding register is empty
-    in %dx, %al
-    test $LSR_THR_EMPTY, %al
-    jz wait_ready
-    mov $COM1, %dx
-    mov %bl, %al
-    out %al, %dx
-    jmp next_char
-done:
+    print_polled
     mov $0x11, %al
     out %al, $POST
     hlt
