@@ -39,6 +39,8 @@ extension RunReport {
                     ("mmio", .array(unclaimedMMIO.map { .object([("address", .string(hex($0.address))), ("count", .unsigned($0.count))]) })),
                 ])
             ))
+        // KVM does not count instructions; the software backend does.
+        members.append(("instructions", backend == "software" ? .unsigned(statistics.instructions) : .null))
         members.append(
             (
                 "invalid_opcodes",

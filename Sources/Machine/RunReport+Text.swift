@@ -42,6 +42,9 @@ extension RunReport {
             lines.append(
                 "  unclaimed mmio: \(unclaimedMMIOTotal) (" + unclaimedMMIO.map { "\(hex($0.address)) x\($0.count)" }.joined(separator: ", ") + ")")
         }
+        if backend == "software" {
+            lines.append("instructions: \(statistics.instructions) (completed before the stop)")
+        }
         if statistics.invalidOpcodes > 0 {
             lines.append(
                 "invalid or unimplemented instructions (#UD raised in the guest): \(statistics.invalidOpcodes) ("

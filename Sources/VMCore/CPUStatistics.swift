@@ -28,6 +28,9 @@ public struct CPUStatistics: Sendable, Equatable {
     /// implement, or truly invalid ones), with the bytes of up to eight distinct ones.
     public var invalidOpcodes: UInt64 = 0
     public var invalidOpcodeSamples: [[UInt8]] = []
+    /// Instructions the software backend completed, not counting the one that stopped the run
+    /// (KVM does not count them: 0 there).
+    public var instructions: UInt64 = 0
     public init() {}
 
     public subscript(kind: ExitKind) -> UInt64 {

@@ -15,7 +15,11 @@ struct CPUState {
             UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64
         ) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     var rip: UInt64 = 0
-    var rflags: UInt64 = 0x2
+    /// RFLAGS, except the arithmetic flags while `lazyFlags` holds them.
+    var storedFlags: UInt64 = 0x2
+    var lazyFlags = LazyFlags()
+    /// Set when a write hit a page with decoded code: the running block must stop.
+    var stopBlock = false
     var segments: (Segment, Segment, Segment, Segment, Segment, Segment) = (Segment(), Segment(), Segment(), Segment(), Segment(), Segment())
     var tr = Segment(), ldt = Segment()
     var gdt = DescriptorTable(), idt = DescriptorTable()
@@ -33,6 +37,18 @@ struct CPUState {
     static let of: UInt64 = 1 << 11, iopl: UInt64 = 3 << 12, nt: UInt64 = 1 << 14, rf: UInt64 = 1 << 16
     static let vm: UInt64 = 1 << 17, ac: UInt64 = 1 << 18, id: UInt64 = 1 << 21
     static let arithmeticFlags: UInt64 = cf | pf | af | zf | sf | of
+
+    /// RFLAGS with the lazily kept arithmetic flags folded in; writing it drops the lazy state.
+    var rflags: UInt64 {
+        @inline(__always) get {
+            if lazyFlags.kind == .none { return storedFlags }
+            return storedFlags & ~CPUState.arithmeticFlags | lazyFlags.arithmeticFlags(storedCarry: storedFlags & CPUState.cf != 0)
+        }
+        @inline(__always) set {
+            storedFlags = newValue
+            lazyFlags.kind = .none
+        }
+    }
 
     var isProtected: Bool { cr0 & ControlBits.cr0ProtectionEnable != 0 }
     var isPaging: Bool { cr0 & ControlBits.cr0Paging != 0 }

@@ -117,7 +117,10 @@ extension Interpreter {
     }
 
     func writePhysical(_ address: UInt64, size: Int, _ value: UInt64) throws(Interruption) {
-        if (try? memory.writeLittleEndian(address, size: size, value)) != nil { return }
+        if (try? memory.writeLittleEndian(address, size: size, value)) != nil {
+            if codeCache.isCodePage(address) { codeWritten(address) }
+            return
+        }
         // Outside RAM or in the read-only firmware: an MMIO write, as KVM reports it.
         statistics.pointee[.mmio] += 1
         if case .stop(let reason) = io.mmioWrite(GuestAddress(address), width: AccessWidth(byteCount: size) ?? .byte, value: value & mask(size)) {
@@ -146,7 +149,8 @@ extension Interpreter {
             let host = region.hostAddress + UInt(physicalPage - region.guestStart)
             entry.hostRead = host
             // Writes take the fast path only once the page is known writable and marked dirty.
-            if !region.readOnly && walk.writable && walk.dirty { entry.hostWrite = host }
+            // Pages holding decoded code never get one: their writes must invalidate the code.
+            if !region.readOnly && walk.writable && walk.dirty && !codeCache.isCodePage(physicalPage) { entry.hostWrite = host }
         }
         tlb.entries[TLB.index(linear >> 12)] = entry
         return walk.physical
@@ -220,7 +224,10 @@ extension Interpreter {
                 for (position, item) in entries.enumerated() where !(legacyPDPT && position == 0) {
                     var updated = item.value | 0x20
                     if write && position == entries.count - 1 { updated |= 0x40 }
-                    if updated != item.value { try? memory.writeLittleEndian(item.address, size: entrySize, updated) }
+                    if updated != item.value {
+                        try? memory.writeLittleEndian(item.address, size: entrySize, updated)
+                        if codeCache.isCodePage(item.address) { codeWritten(item.address) }
+                    }
                 }
                 let pageMask: UInt64 = (1 << level.shift) - 1
                 let dirty = write || entries[entries.count - 1].value & 0x40 != 0

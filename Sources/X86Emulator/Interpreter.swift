@@ -2,9 +2,9 @@ import VMCore
 
 /// Executes guest instructions one at a time against `state`, with guest memory and device I/O.
 ///
-/// This first version decodes every instruction as it executes it (no decoded-block cache yet),
-/// computes flags eagerly and walks the page tables on every access: correctness first, speed
-/// next (issue: software backend, "Speed").
+/// This is the byte interpreter: it decodes each instruction as it executes it and handles the
+/// whole instruction set in every mode. 64-bit code mostly runs as decoded blocks instead
+/// (`runBlock`), which fall back to `step()` for whatever they do not handle.
 struct Interpreter {
     let state: UnsafeMutablePointer<CPUState>
     let memory: GuestMemory
@@ -14,12 +14,13 @@ struct Interpreter {
     let statistics: UnsafeMutablePointer<CPUStatistics>
     let unimplemented: UnsafeMutablePointer<UnimplementedLog>
     let tlb: TLB
+    let codeCache: CodeCache
     /// The general registers' storage inside `state`, for access without copying the state.
     let gpr: UnsafeMutablePointer<UInt64>
 
     init(
         state: UnsafeMutablePointer<CPUState>, memory: GuestMemory, io: any GuestIO, statistics: UnsafeMutablePointer<CPUStatistics>,
-        unimplemented: UnsafeMutablePointer<UnimplementedLog>, tlb: TLB
+        unimplemented: UnsafeMutablePointer<UnimplementedLog>, tlb: TLB, codeCache: CodeCache
     ) {
         self.state = state
         self.memory = memory
@@ -27,6 +28,7 @@ struct Interpreter {
         self.statistics = statistics
         self.unimplemented = unimplemented
         self.tlb = tlb
+        self.codeCache = codeCache
         gpr = (UnsafeMutableRawPointer(state) + MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!).assumingMemoryBound(to: UInt64.self)
     }
 

@@ -7,12 +7,14 @@ public final class SoftwareVirtualCPU: VirtualCPU {
     let statisticsStorage: UnsafeMutablePointer<CPUStatistics>
     let unimplemented: UnsafeMutablePointer<UnimplementedLog>
     let tlb = TLB()
+    let codeCache: CodeCache
     let memory: GuestMemory
     /// How many instructions run between two checks for a stop request.
     static let instructionsPerCheck = 4096
 
     public init(memory: GuestMemory) {
         self.memory = memory
+        codeCache = CodeCache(ramSize: memory.ramSize)
         state = .allocate(capacity: 1)
         state.initialize(to: CPUState())
         statisticsStorage = .allocate(capacity: 1)
@@ -29,6 +31,7 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         unimplemented.deinitialize(count: 1)
         unimplemented.deallocate()
         tlb.deallocate()
+        codeCache.deallocate()
     }
 
     public var statistics: CPUStatistics {
@@ -39,17 +42,28 @@ public final class SoftwareVirtualCPU: VirtualCPU {
     }
 
     public func run(io: some GuestIO, kicker: CPUKicker) throws(CPUError) -> StopReason {
-        let interpreter = Interpreter(state: state, memory: memory, io: io, statistics: statisticsStorage, unimplemented: unimplemented, tlb: tlb)
-        tlb.flushAll()  // registers may have been set since the last run
+        let interpreter = Interpreter(
+            state: state, memory: memory, io: io, statistics: statisticsStorage, unimplemented: unimplemented, tlb: tlb, codeCache: codeCache)
+        // Registers and guest memory may have been changed from outside since the last run.
+        tlb.flushAll()
+        codeCache.flushAll()
         let start = monotonicNanoseconds()
-        defer { statisticsStorage.pointee.guestNanoseconds &+= monotonicNanoseconds() &- start }
+        var retired: UInt64 = 0
+        var exceptions: UInt64 = 0
+        defer {
+            statisticsStorage.pointee.guestNanoseconds &+= monotonicNanoseconds() &- start
+            statisticsStorage.pointee.instructions &+= retired
+        }
         while true {
             if let requested = kicker.requestedStop { return requested }
-            for _ in 0..<Self.instructionsPerCheck {
+            // Exceptions count towards the check too, so a fault loop still reaches it.
+            let checkpoint = retired &+ exceptions &+ UInt64(Self.instructionsPerCheck)
+            while retired &+ exceptions < checkpoint {
                 do {
-                    try interpreter.step()
+                    try interpreter.runBlock(&retired)
                 } catch {
                     if let stop = handle(error, interpreter) { return stop }
+                    exceptions &+= 1
                 }
             }
         }

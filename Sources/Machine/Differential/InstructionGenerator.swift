@@ -311,11 +311,15 @@ struct InstructionGenerator {
         return GeneratedInstruction(bytes: push + call + body + ret, name: withArgument ? "push; call; ret 8" : "call; ret")
     }
 
-    /// `enter n, level; leave` with a small frame.
+    /// `enter n, level; leave` with a small frame. Level 2 copies a frame pointer from [RBP - 8],
+    /// so RBP first points into the stack: anywhere else it might read the page tables, whose
+    /// accessed and dirty bits the host's MMU and the emulator set at different times.
     private mutating func enterAndLeave() -> GeneratedInstruction {
         let size = UInt8(random.next() % 64)
         let level = UInt8(random.next() % 3)
-        return GeneratedInstruction(bytes: [0xC8, size, 0, level, 0xC9], name: "enter \(size), \(level); leave")
+        let setFrame: [UInt8] = level == 2 ? [0x48, 0x89, 0xE5] : []  // mov rbp, rsp
+        return GeneratedInstruction(
+            bytes: setFrame + [0xC8, size, 0, level, 0xC9], name: (level == 2 ? "mov rbp, rsp; " : "") + "enter \(size), \(level); leave")
     }
 
     /// `jcc +n` over a MOV, or `loop`/`jrcxz` over one.

@@ -1,0 +1,76 @@
+import VMCore
+
+/// A run of decoded instructions starting at one physical address, within one page.
+struct CodeBlock {
+    /// Physical address of the first instruction + 1; 0 marks an empty slot.
+    var tag: UInt64 = 0
+    /// Index of the first instruction in the arena.
+    var first: UInt32 = 0
+    var count: UInt32 = 0
+}
+
+/// Decoded blocks of 64-bit code, keyed by physical address (so two mappings of one page share
+/// them, and a write through any mapping finds them). Everything lives in memory allocated once:
+/// a direct-mapped block table, an arena of decoded instructions, and one byte per RAM page
+/// saying whether blocks were decoded from it.
+///
+/// Self-modifying code: the TLB never gives a host write pointer for a code page, so every write
+/// to one takes the slow path, which calls `invalidate(page:)`: the page's blocks are dropped and
+/// the running block stops after the writing instruction.
+struct CodeCache {
+    static let blockSlots = 8192
+    static let arenaCapacity = 65536
+    static let maximumBlockLength = 64
+
+    let blocks: UnsafeMutablePointer<CodeBlock>
+    let arena: UnsafeMutablePointer<DecodedInstruction>
+    /// One byte per RAM page: nonzero when blocks were decoded from it.
+    let codePages: UnsafeMutablePointer<UInt8>
+    let ramPageCount: Int
+    /// Arena slots in use (one word, reached through a pointer so the cache is a plain value).
+    let arenaUsed: UnsafeMutablePointer<Int>
+
+    init(ramSize: UInt64) {
+        blocks = .allocate(capacity: Self.blockSlots)
+        blocks.initialize(repeating: CodeBlock(), count: Self.blockSlots)
+        arena = .allocate(capacity: Self.arenaCapacity)
+        arena.initialize(repeating: DecodedInstruction(), count: Self.arenaCapacity)
+        ramPageCount = Int(ramSize >> 12)
+        codePages = .allocate(capacity: max(ramPageCount, 1))
+        codePages.initialize(repeating: 0, count: max(ramPageCount, 1))
+        arenaUsed = .allocate(capacity: 1)
+        arenaUsed.initialize(to: 0)
+    }
+
+    func deallocate() {
+        blocks.deallocate()
+        arena.deallocate()
+        codePages.deallocate()
+        arenaUsed.deallocate()
+    }
+
+    @inline(__always) static func slot(_ physical: UInt64) -> Int {
+        Int(truncatingIfNeeded: physical ^ (physical >> 11)) & (blockSlots - 1)
+    }
+
+    /// Drops every block (the arena is reused from the start).
+    func flushAll() {
+        for index in 0..<Self.blockSlots { blocks[index].tag = 0 }
+        arenaUsed.pointee = 0
+    }
+
+    /// Whether blocks were decoded from the RAM page holding `physical`.
+    @inline(__always) func isCodePage(_ physical: UInt64) -> Bool {
+        let page = Int(truncatingIfNeeded: physical >> 12)
+        return physical >> 12 < UInt64(ramPageCount) && codePages[page] != 0
+    }
+
+    /// Drops the blocks decoded from the page holding `physical`.
+    func invalidate(page physical: UInt64) {
+        let page = physical >> 12
+        for index in 0..<Self.blockSlots where blocks[index].tag != 0 && (blocks[index].tag &- 1) >> 12 == page {
+            blocks[index].tag = 0
+        }
+        if page < UInt64(ramPageCount) { codePages[Int(page)] = 0 }
+    }
+}

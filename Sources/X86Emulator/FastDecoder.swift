@@ -1,0 +1,268 @@
+/// Decodes the common instructions of 64-bit code into `DecodedInstruction`s. Pure: bytes in, a
+/// decoded instruction out. Whatever it does not handle (other prefixes, system instructions,
+/// bytes running past `available`) comes back as `.slow` and runs on the full interpreter, which
+/// raises the right fault for it; so this decoder only has to be exact for what it accepts.
+struct FastDecoder {
+    let bytes: UnsafeRawPointer
+    /// Bytes readable from `bytes` (to the end of the code page).
+    let available: Int
+    private var cursor = 0
+    private var overrun = false
+
+    init(bytes: UnsafeRawPointer, available: Int) {
+        self.bytes = bytes
+        self.available = min(available, 15)  // instructions are at most 15 bytes (SDM vol. 2, 2.3.11)
+    }
+
+    static func decode(_ bytes: UnsafeRawPointer, available: Int) -> DecodedInstruction {
+        var decoder = FastDecoder(bytes: bytes, available: available)
+        var instruction = decoder.decodeInstruction()
+        if decoder.overrun { instruction = DecodedInstruction() }
+        instruction.length = UInt8(decoder.cursor)
+        return instruction
+    }
+
+    private mutating func next8() -> UInt8 {
+        guard cursor < available else {
+            overrun = true
+            return 0
+        }
+        let byte = bytes.load(fromByteOffset: cursor, as: UInt8.self)
+        cursor += 1
+        return byte
+    }
+
+    private mutating func next(_ size: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for index in 0..<size { value |= UInt64(next8()) << (8 * UInt64(index)) }
+        return value
+    }
+
+    private mutating func nextSigned(_ size: Int) -> UInt64 { signExtend(next(size), from: size) }
+
+    private mutating func decodeInstruction() -> DecodedInstruction {
+        var d = DecodedInstruction()
+        var operandSizePrefix = false
+        var rex: UInt8 = 0
+        var opcode = next8()
+        while true {
+            if opcode == 0x66 {
+                operandSizePrefix = true
+                rex = 0
+            } else if opcode & 0xF0 == 0x40 {
+                rex = opcode  // REX counts only directly before the opcode
+            } else {
+                break
+            }
+            opcode = next8()
+            if overrun { return d }
+        }
+        d.hasREX = rex != 0
+        let rexW = rex & 8 != 0
+        let os: UInt8 = rexW ? 8 : (operandSizePrefix ? 2 : 4)
+        d.size = os
+        let rexB = rex & 1 != 0 ? UInt8(8) : 0
+
+        switch opcode {
+        case 0x00...0x3D where opcode & 7 < 6:
+            d.subop = opcode >> 3
+            let form = opcode & 7
+            d.size = form & 1 == 0 ? 1 : os
+            switch form {
+            case 0, 1:
+                d.operation = .aluOperandRegister
+                decodeModRM(&d, rex)
+            case 2, 3:
+                d.operation = .aluRegisterOperand
+                decodeModRM(&d, rex)
+            default:
+                d.operation = .aluOperandImmediate
+                d.rm = 0
+                d.immediate = nextSigned(min(Int(d.size), 4))
+            }
+        case 0x50...0x57, 0x58...0x5F:
+            guard !operandSizePrefix else { return DecodedInstruction() }
+            d.operation = opcode < 0x58 ? .pushRegister : .popRegister
+            d.reg = (opcode & 7) + rexB
+            d.size = 8
+        case 0x63:
+            d.operation = .signExtend32
+            decodeModRM(&d, rex)
+        case 0x68, 0x6A:
+            guard !operandSizePrefix else { return DecodedInstruction() }
+            d.operation = .pushImmediate
+            d.size = 8
+            d.immediate = nextSigned(opcode == 0x6A ? 1 : 4)
+        case 0x69, 0x6B:
+            d.operation = .multiplyRegisterOperandImmediate
+            decodeModRM(&d, rex)
+            d.immediate = nextSigned(opcode == 0x6B ? 1 : min(Int(os), 4))
+        case 0x70...0x7F:
+            d.operation = .jumpIf
+            d.subop = opcode & 0xF
+            d.immediate = nextSigned(1)
+        case 0x80, 0x81, 0x83:
+            d.operation = .aluOperandImmediate
+            d.size = opcode == 0x80 ? 1 : os
+            decodeModRM(&d, rex)
+            d.subop = d.reg & 7
+            d.immediate = nextSigned(opcode == 0x81 ? min(Int(d.size), 4) : 1)
+        case 0x84, 0x85:
+            d.operation = .testOperandRegister
+            d.size = opcode == 0x84 ? 1 : os
+            decodeModRM(&d, rex)
+        case 0x88...0x8B:
+            d.operation = opcode < 0x8A ? .moveOperandFromRegister : .moveRegisterFromOperand
+            d.size = opcode & 1 == 0 ? 1 : os
+            decodeModRM(&d, rex)
+        case 0x8D:
+            d.operation = .loadEffectiveAddress
+            decodeModRM(&d, rex)
+            guard d.isMemory else { return DecodedInstruction() }  // #UD, from the interpreter
+        case 0x90 where rexB == 0:
+            d.operation = .nop
+        case 0x98:
+            d.operation = .signExtendAccumulator
+        case 0x99:
+            d.operation = .signExtendIntoDX
+        case 0xA8, 0xA9:
+            d.operation = .testOperandImmediate
+            d.size = opcode == 0xA8 ? 1 : os
+            d.rm = 0
+            d.immediate = nextSigned(min(Int(d.size), 4))
+        case 0xB0...0xB7:
+            d.operation = .moveRegisterFromImmediate
+            d.size = 1
+            d.reg = (opcode & 7) + rexB
+            d.immediate = next(1)
+        case 0xB8...0xBF:
+            d.operation = .moveRegisterFromImmediate
+            d.reg = (opcode & 7) + rexB
+            d.immediate = next(Int(os))
+        case 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3:
+            d.size = opcode & 1 == 0 ? 1 : os
+            decodeModRM(&d, rex)
+            d.subop = d.reg & 7
+            if opcode <= 0xC1 {
+                d.operation = .shiftByImmediate
+                d.immediate = next(1)
+            } else if opcode <= 0xD1 {
+                d.operation = .shiftByImmediate
+                d.immediate = 1
+            } else {
+                d.operation = .shiftByCL
+            }
+        case 0xC3:
+            guard !operandSizePrefix else { return DecodedInstruction() }
+            d.operation = .ret
+        case 0xC6, 0xC7:
+            d.operation = .moveOperandFromImmediate
+            d.size = opcode == 0xC6 ? 1 : os
+            decodeModRM(&d, rex)
+            guard d.reg & 7 == 0 else { return DecodedInstruction() }
+            d.immediate = nextSigned(min(Int(d.size), 4))
+        case 0xE8, 0xE9, 0xEB:
+            guard !operandSizePrefix else { return DecodedInstruction() }
+            d.operation = opcode == 0xE8 ? .call : .jump
+            d.immediate = nextSigned(opcode == 0xEB ? 1 : 4)
+        case 0xF6, 0xF7:
+            d.size = opcode == 0xF6 ? 1 : os
+            decodeModRM(&d, rex)
+            switch d.reg & 7 {
+            case 0, 1:
+                d.operation = .testOperandImmediate
+                d.immediate = nextSigned(min(Int(d.size), 4))
+            case 2: d.operation = .not
+            case 3: d.operation = .negate
+            default: return DecodedInstruction()
+            }
+        case 0xFE, 0xFF:
+            d.size = opcode == 0xFE ? 1 : os
+            decodeModRM(&d, rex)
+            switch d.reg & 7 {
+            case 0: d.operation = .increment
+            case 1: d.operation = .decrement
+            default: return DecodedInstruction()
+            }
+        case 0x0F:
+            return decodeTwoByte(d, rex)
+        default:
+            return DecodedInstruction()
+        }
+        return d
+    }
+
+    private mutating func decodeTwoByte(_ decoded: DecodedInstruction, _ rex: UInt8) -> DecodedInstruction {
+        var d = decoded
+        let opcode = next8()
+        switch opcode {
+        case 0x1F:
+            d.operation = .nop  // the multi-byte NOP compilers pad with
+            decodeModRM(&d, rex)
+        case 0x40...0x4F:
+            d.operation = .conditionalMove
+            d.subop = opcode & 0xF
+            decodeModRM(&d, rex)
+        case 0x80...0x8F:
+            guard d.size != 2 else { return DecodedInstruction() }
+            d.operation = .jumpIf
+            d.subop = opcode & 0xF
+            d.immediate = nextSigned(4)
+        case 0x90...0x9F:
+            d.operation = .setIf
+            d.subop = opcode & 0xF
+            d.size = 1
+            decodeModRM(&d, rex)
+        case 0xAF:
+            d.operation = .multiplyRegisterOperand
+            decodeModRM(&d, rex)
+        case 0xB6, 0xB7, 0xBE, 0xBF:
+            switch opcode {
+            case 0xB6: d.operation = .zeroExtend8
+            case 0xB7: d.operation = .zeroExtend16
+            case 0xBE: d.operation = .signExtend8
+            default: d.operation = .signExtend16
+            }
+            decodeModRM(&d, rex)
+        default:
+            return DecodedInstruction()
+        }
+        return d
+    }
+
+    /// ModRM, SIB and displacement with 64-bit addressing.
+    private mutating func decodeModRM(_ d: inout DecodedInstruction, _ rex: UInt8) {
+        let byte = next8()
+        let mod = byte >> 6, rm = byte & 7
+        d.reg = (byte >> 3) & 7 | (rex & 4 != 0 ? 8 : 0)
+        let rexB: UInt8 = rex & 1 != 0 ? 8 : 0
+        if mod == 3 {
+            d.rm = rm + rexB
+            return
+        }
+        d.isMemory = true
+        var displacement: UInt64 = 0
+        if rm == 4 {
+            let sib = next8()
+            d.scale = sib >> 6
+            let index = (sib >> 3) & 7 | (rex & 2 != 0 ? 8 : 0)
+            d.index = index == 4 ? DecodedInstruction.noRegister : index
+            let base = sib & 7
+            if base == 5 && mod == 0 {
+                displacement = nextSigned(4)
+            } else {
+                d.base = base + rexB
+                d.stackSegment = base == 4 || base == 5
+            }
+        } else if rm == 5 && mod == 0 {
+            d.base = DecodedInstruction.ripBase
+            displacement = nextSigned(4)
+        } else {
+            d.base = rm + rexB
+            d.stackSegment = rm == 5
+        }
+        if mod == 1 { displacement = nextSigned(1) }
+        if mod == 2 { displacement = nextSigned(4) }
+        d.displacement = Int32(truncatingIfNeeded: displacement)
+    }
+}

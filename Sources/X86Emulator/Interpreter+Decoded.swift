@@ -1,0 +1,270 @@
+import VMCore
+
+/// Executing decoded 64-bit instructions. Same semantics as the byte interpreter (they share the
+/// flag, shift and multiply helpers); faults leave RIP at the instruction.
+extension Interpreter {
+    @inline(__always)
+    func executeDecoded(_ d: UnsafePointer<DecodedInstruction>) throws(Interruption) {
+        let next = state.pointee.rip &+ UInt64(d.pointee.length)
+        let size = Int(d.pointee.size)
+        let rex = d.pointee.hasREX
+        let reg = Int(d.pointee.reg)
+        switch d.pointee.operation {
+        case .slow:
+            try step()
+            return
+        case .nop:
+            break
+        case .moveRegisterFromOperand:
+            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: size, next: next))
+        case .moveOperandFromRegister:
+            try writeOperand(d, size: size, next: next, readRegister(reg, size: size, rex: rex))
+        case .moveOperandFromImmediate:
+            try writeOperand(d, size: size, next: next, d.pointee.immediate)
+        case .moveRegisterFromImmediate:
+            writeRegister(reg, size: size, rex: rex, d.pointee.immediate)
+        case .aluOperandRegister:
+            let operation = d.pointee.subop
+            if d.pointee.isMemory {
+                let linear = try linearOperand(d, next: next)
+                let result = fastALU(operation, try readLinear(linear, size: size), readRegister(reg, size: size, rex: rex), size: size)
+                if operation != 7 { try writeLinear(linear, size: size, result) }
+            } else {
+                let rm = Int(d.pointee.rm)
+                let result = fastALU(operation, readRegister(rm, size: size, rex: rex), readRegister(reg, size: size, rex: rex), size: size)
+                if operation != 7 { writeRegister(rm, size: size, rex: rex, result) }
+            }
+        case .aluRegisterOperand:
+            let operation = d.pointee.subop
+            let result = fastALU(operation, readRegister(reg, size: size, rex: rex), try readOperand(d, size: size, next: next), size: size)
+            if operation != 7 { writeRegister(reg, size: size, rex: rex, result) }
+        case .aluOperandImmediate:
+            let operation = d.pointee.subop
+            if d.pointee.isMemory {
+                let linear = try linearOperand(d, next: next)
+                let result = fastALU(operation, try readLinear(linear, size: size), d.pointee.immediate, size: size)
+                if operation != 7 { try writeLinear(linear, size: size, result) }
+            } else {
+                let rm = Int(d.pointee.rm)
+                let result = fastALU(operation, readRegister(rm, size: size, rex: rex), d.pointee.immediate, size: size)
+                if operation != 7 { writeRegister(rm, size: size, rex: rex, result) }
+            }
+        case .testOperandRegister:
+            _ = fastALU(4, try readOperand(d, size: size, next: next), readRegister(reg, size: size, rex: rex), size: size)
+        case .testOperandImmediate:
+            _ = fastALU(4, try readOperand(d, size: size, next: next), d.pointee.immediate, size: size)
+        case .increment, .decrement:
+            let linear = d.pointee.isMemory ? try linearOperand(d, next: next) : 0
+            let value = d.pointee.isMemory ? try readLinear(linear, size: size) : readRegister(Int(d.pointee.rm), size: size, rex: rex)
+            let result = incrementOrDecrement(value, decrement: d.pointee.operation == .decrement, size: size)
+            if d.pointee.isMemory {
+                try writeLinear(linear, size: size, result)
+            } else {
+                writeRegister(Int(d.pointee.rm), size: size, rex: rex, result)
+            }
+        case .not:
+            try modifyOperand(d, size: size, next: next) { value in ~value }
+        case .negate:
+            // NEG is 0 - value: its CF (value != 0) is SUB's borrow.
+            try modifyOperand(d, size: size, next: next) { value in fastALU(5, 0, value, size: size) }
+        case .loadEffectiveAddress:
+            writeRegister(reg, size: size, rex: rex, effectiveAddress(d, next: next))
+        case .jumpIf:
+            state.pointee.rip = fastCondition(d.pointee.subop) ? next &+ d.pointee.immediate : next
+            return
+        case .jump:
+            state.pointee.rip = next &+ d.pointee.immediate
+            return
+        case .call:
+            try push64(next)
+            state.pointee.rip = next &+ d.pointee.immediate
+            return
+        case .ret:
+            let rsp = gpr[4]
+            let target = try readLinear(try canonicalStack(rsp), size: 8)
+            gpr[4] = rsp &+ 8
+            state.pointee.rip = target
+            return
+        case .pushRegister:
+            try push64(gpr[reg])
+        case .popRegister:
+            let rsp = gpr[4]
+            let value = try readLinear(try canonicalStack(rsp), size: 8)
+            gpr[4] = rsp &+ 8
+            gpr[reg] = value  // POP RSP: the loaded value wins
+        case .pushImmediate:
+            try push64(d.pointee.immediate)
+        case .zeroExtend8:
+            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: 1, next: next))
+        case .zeroExtend16:
+            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: 2, next: next))
+        case .signExtend8:
+            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 1, next: next), from: 1))
+        case .signExtend16:
+            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 2, next: next), from: 2))
+        case .signExtend32:
+            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 4, next: next), from: 4))
+        case .shiftByImmediate:
+            let count = d.pointee.immediate
+            let operation = Int(d.pointee.subop)
+            try modifyOperand(d, size: size, next: next) { value in shift(operation, value, count: count, size: size) }
+        case .shiftByCL:
+            let count = gpr[1] & 0xFF
+            let operation = Int(d.pointee.subop)
+            try modifyOperand(d, size: size, next: next) { value in shift(operation, value, count: count, size: size) }
+        case .multiplyRegisterOperand:
+            let a = readRegister(reg, size: size, rex: rex)
+            writeRegister(reg, size: size, rex: rex, signedMultiply(a, try readOperand(d, size: size, next: next), size: size))
+        case .multiplyRegisterOperandImmediate:
+            writeRegister(reg, size: size, rex: rex, signedMultiply(try readOperand(d, size: size, next: next), d.pointee.immediate, size: size))
+        case .conditionalMove:
+            let value = try readOperand(d, size: size, next: next)  // read (and fault) even when false
+            if fastCondition(d.pointee.subop) {
+                writeRegister(reg, size: size, rex: rex, value)
+            } else {
+                writeRegister(reg, size: size, rex: rex, readRegister(reg, size: size, rex: rex))  // zero-extends
+            }
+        case .setIf:
+            try writeOperand(d, size: 1, next: next, fastCondition(d.pointee.subop) ? 1 : 0)
+        case .signExtendAccumulator:
+            writeRegister(0, size: size, rex: true, signExtend(readRegister(0, size: size / 2, rex: true), from: size / 2))
+        case .signExtendIntoDX:
+            let negative = readRegister(0, size: size, rex: true) & signBit(size) != 0
+            writeRegister(2, size: size, rex: true, negative ? mask(size) : 0)
+        }
+        state.pointee.rip = next
+    }
+
+    // MARK: - Operands
+
+    /// The offset of a memory operand: base + index << scale + displacement (64-bit addressing).
+    @inline(__always)
+    func effectiveAddress(_ d: UnsafePointer<DecodedInstruction>, next: UInt64) -> UInt64 {
+        var address = UInt64(bitPattern: Int64(d.pointee.displacement))
+        let base = d.pointee.base
+        if base != DecodedInstruction.noRegister { address &+= base == DecodedInstruction.ripBase ? next : gpr[Int(base)] }
+        let index = d.pointee.index
+        if index != DecodedInstruction.noRegister { address &+= gpr[Int(index)] &<< UInt64(d.pointee.scale) }
+        return address
+    }
+
+    /// The linear address of a memory operand: in 64-bit mode the offset itself (DS, ES and SS
+    /// have no base), which must be canonical.
+    @inline(__always)
+    func linearOperand(_ d: UnsafePointer<DecodedInstruction>, next: UInt64) throws(Interruption) -> UInt64 {
+        let address = effectiveAddress(d, next: next)
+        let high = address >> 47
+        guard high == 0 || high == 0x1FFFF else {
+            throw .fault(d.pointee.stackSegment ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp())
+        }
+        return address
+    }
+
+    @inline(__always)
+    func readOperand(_ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64) throws(Interruption) -> UInt64 {
+        if d.pointee.isMemory { return try readLinear(try linearOperand(d, next: next), size: size) }
+        return readRegister(Int(d.pointee.rm), size: size, rex: d.pointee.hasREX)
+    }
+
+    @inline(__always)
+    func writeOperand(_ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, _ value: UInt64) throws(Interruption) {
+        if d.pointee.isMemory {
+            try writeLinear(try linearOperand(d, next: next), size: size, value)
+        } else {
+            writeRegister(Int(d.pointee.rm), size: size, rex: d.pointee.hasREX, value)
+        }
+    }
+
+    /// Read-modify-write of the ModRM operand, translating a memory operand's address once.
+    @inline(__always)
+    func modifyOperand(
+        _ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, _ change: (UInt64) -> UInt64
+    ) throws(Interruption) {
+        if d.pointee.isMemory {
+            let linear = try linearOperand(d, next: next)
+            try writeLinear(linear, size: size, change(try readLinear(linear, size: size)))
+        } else {
+            let rm = Int(d.pointee.rm)
+            writeRegister(rm, size: size, rex: d.pointee.hasREX, change(readRegister(rm, size: size, rex: d.pointee.hasREX)))
+        }
+    }
+
+    @inline(__always)
+    func canonicalStack(_ address: UInt64) throws(Interruption) -> UInt64 {
+        let high = address >> 47
+        guard high == 0 || high == 0x1FFFF else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
+        return address
+    }
+
+    @inline(__always)
+    func push64(_ value: UInt64) throws(Interruption) {
+        let rsp = gpr[4] &- 8
+        try writeLinear(try canonicalStack(rsp), size: 8, value)
+        gpr[4] = rsp
+    }
+
+    // MARK: - Lazy flags
+
+    /// ADD OR ADC SBB AND SUB XOR CMP, keeping the flags lazily (ADC and SBB read CF, so they
+    /// take the eager path).
+    @inline(__always)
+    func fastALU(_ operation: UInt8, _ a: UInt64, _ b: UInt64, size: Int) -> UInt64 {
+        let m = mask(size)
+        let a = a & m, b = b & m
+        let result: UInt64
+        let kind: LazyFlags.Kind
+        switch operation {
+        case 0:
+            result = (a &+ b) & m
+            kind = .add
+        case 5, 7:
+            result = (a &- b) & m
+            kind = .subtract
+        case 1:
+            result = a | b
+            kind = .logic
+        case 4:
+            result = a & b
+            kind = .logic
+        case 6:
+            result = a ^ b
+            kind = .logic
+        default:
+            return alu(Int(operation), a, b, size: size)
+        }
+        state.pointee.lazyFlags = LazyFlags(kind: kind, size: UInt8(size), a: a, b: b, result: result)
+        return result
+    }
+
+    /// INC/DEC: CF keeps its value, so it is settled into the stored flags first.
+    @inline(__always)
+    func incrementOrDecrement(_ value: UInt64, decrement: Bool, size: Int) -> UInt64 {
+        let m = mask(size)
+        let a = value & m
+        let flags = state.pointee.storedFlags
+        let carry = state.pointee.lazyFlags.carry(storedCarry: flags & CPUState.cf != 0)
+        state.pointee.storedFlags = flags & ~CPUState.cf | (carry ? CPUState.cf : 0)
+        let result = (decrement ? a &- 1 : a &+ 1) & m
+        state.pointee.lazyFlags = LazyFlags(kind: decrement ? .decrement : .increment, size: UInt8(size), a: a, b: 1, result: result)
+        return result
+    }
+
+    /// Condition code `cc` from the lazy flags without materializing all of RFLAGS.
+    @inline(__always)
+    func fastCondition(_ cc: UInt8) -> Bool {
+        let lazy = state.pointee.lazyFlags
+        guard lazy.kind != .none else { return condition(cc) }
+        let result: Bool
+        switch cc >> 1 {
+        case 0: result = lazy.overflow
+        case 1: result = lazy.carry(storedCarry: state.pointee.storedFlags & CPUState.cf != 0)
+        case 2: result = lazy.zero
+        case 3: result = lazy.carry(storedCarry: state.pointee.storedFlags & CPUState.cf != 0) || lazy.zero
+        case 4: result = lazy.sign
+        case 5: return condition(cc)
+        case 6: result = lazy.sign != lazy.overflow
+        default: result = lazy.zero || lazy.sign != lazy.overflow
+        }
+        return cc & 1 == 0 ? result : !result
+    }
+}

@@ -1,0 +1,55 @@
+/// The arithmetic flags of the last flag-setting instruction on the fast path, kept as its inputs
+/// and result and computed only when something reads them (most are overwritten unread: in
+/// `add; xor; dec; jnz` only the last ZF is ever looked at).
+struct LazyFlags {
+    enum Kind: UInt8 {
+        /// The flags are in `CPUState.storedFlags`.
+        case none
+        case add, subtract, logic
+        /// INC/DEC: as ADD/SUB of 1, but CF is the stored one.
+        case increment, decrement
+    }
+
+    var kind = Kind.none
+    /// Operand size in bytes; `a`, `b` and `result` are already masked to it.
+    var size: UInt8 = 4
+    var a: UInt64 = 0
+    var b: UInt64 = 0
+    var result: UInt64 = 0
+
+    @inline(__always) var signMask: UInt64 { 1 &<< (UInt64(size) &* 8 &- 1) }
+
+    @inline(__always) var zero: Bool { result == 0 }
+    @inline(__always) var sign: Bool { result & signMask != 0 }
+
+    /// CF; `storedCarry` is the flag before an INC/DEC.
+    @inline(__always) func carry(storedCarry: Bool) -> Bool {
+        switch kind {
+        case .add: return result < a
+        case .subtract: return a < b
+        case .increment, .decrement, .none: return storedCarry
+        case .logic: return false
+        }
+    }
+
+    @inline(__always) var overflow: Bool {
+        switch kind {
+        case .add, .increment: return (a ^ result) & (b ^ result) & signMask != 0
+        case .subtract, .decrement: return (a ^ b) & (a ^ result) & signMask != 0
+        case .logic, .none: return false
+        }
+    }
+
+    /// CF, PF, AF, ZF, SF and OF as RFLAGS bits.
+    func arithmeticFlags(storedCarry: Bool) -> UInt64 {
+        var flags: UInt64 = 0
+        if carry(storedCarry: storedCarry) { flags |= CPUState.cf }
+        if UInt8(truncatingIfNeeded: result).nonzeroBitCount & 1 == 0 { flags |= CPUState.pf }
+        // AND/OR/XOR/TEST leave AF undefined; cleared, as the eager path and current CPUs do.
+        if kind != .logic && (a ^ b ^ result) & 0x10 != 0 { flags |= CPUState.af }
+        if zero { flags |= CPUState.zf }
+        if sign { flags |= CPUState.sf }
+        if overflow { flags |= CPUState.of }
+        return flags
+    }
+}

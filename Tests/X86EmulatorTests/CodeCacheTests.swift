@@ -1,0 +1,77 @@
+import Testing
+import VMCore
+
+/// The decoded-block cache must be invisible to the guest: code that rewrites itself sees its own
+/// writes, and the lazily kept flags read back exactly.
+@Suite struct CodeCacheTests {
+    @Test func aLoopThatPatchesAnInstructionItRanBeforeRunsThePatchedBytes() throws {
+        // Three passes over `mov eax, imm32` whose immediate the loop raises by 2 each pass:
+        // 1 + 3 + 5 = 9. A stale decoded block would repeat an old immediate (1 + 3 + 3 = 7).
+        let code: [UInt8] = [
+            0xB9, 0x03, 0x00, 0x00, 0x00,  // 0: mov ecx, 3
+            0xB8, 0x01, 0x00, 0x00, 0x00,  // 5: mov eax, 1 (immediate at 6)
+            0x01, 0xC3,  // 10: add ebx, eax
+            0x80, 0x05, 0xF3, 0xFF, 0xFF, 0xFF, 0x02,  // 12: add byte [rip - 13], 2 (-> offset 6)
+            0xFF, 0xC9,  // 19: dec ecx
+            0x75, 0xEE,  // 21: jnz 5
+            0xF4,  // 23: hlt
+        ]
+        let run = try emulate(code, mode: .long) { _, registers, _ in registers.rbx = 0 }
+        #expect(run.stop == .halted(interruptsEnabled: false))
+        #expect(run.registers.rbx == 9)
+        #expect(run.statistics.instructions == 16)  // mov, then 3 x 5; the HLT stopped the run
+    }
+
+    @Test func aWriteToTheNextInstructionInTheSameBlockIsSeen() throws {
+        // The first instruction runs alone (it fills the TLB); the next two form one block.
+        let code: [UInt8] = [
+            0x31, 0xC0,  // 0: xor eax, eax
+            0xC6, 0x05, 0x01, 0x00, 0x00, 0x00, 0x07,  // 2: mov byte [rip + 1], 7 (-> offset 10)
+            0xB8, 0x01, 0x00, 0x00, 0x00,  // 9: mov eax, 1, rewritten to mov eax, 7 before it runs
+            0xF4,
+        ]
+        let run = try emulate(code, mode: .long)
+        #expect(run.registers.rax == 7)
+    }
+
+    @Test func codeRewrittenThroughASecondMappingOfItsPageIsSeen() throws {
+        // Linear 4 GiB maps the code's page (0x100000) a second time with a 4 KiB page (in
+        // another TLB slot than the code's, so the code stays cached); the loop raises the
+        // immediate through that alias, which must still invalidate the decoded blocks.
+        let code: [UInt8] = [
+            0xB9, 0x03, 0x00, 0x00, 0x00,  // 0: mov ecx, 3
+            0xB8, 0x01, 0x00, 0x00, 0x00,  // 5: mov eax, 1 (immediate at 0x100006)
+            0x01, 0xC3,  // 10: add ebx, eax
+            0x48, 0xBA, 0x06, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,  // 12: mov rdx, 0x1_0000_0006
+            0x80, 0x02, 0x02,  // 22: add byte [rdx], 2
+            0xFF, 0xC9,  // 25: dec ecx
+            0x75, 0xE8,  // 27: jnz 5
+            0xF4,  // 29: hlt
+        ]
+        let run = try emulate(code, mode: .long) { memory, registers, system in
+            registers.rbx = 0
+            // PDPT entry 4 (linear 4-5 GiB) -> page directory 0x30000 -> page table 0x31000 -> 0x100000.
+            let pml4 = system.cr3 & ~0xFFF
+            let pdpt = try memory.load(UInt64.self, at: pml4) & 0x000F_FFFF_FFFF_F000
+            try memory.store(UInt64(0x30003), at: pdpt + 4 * 8)
+            try memory.store(UInt64(0x31003), at: 0x30000)
+            try memory.store(UInt64(0x10_0003), at: 0x31000)
+        }
+        #expect(run.stop == .halted(interruptsEnabled: false), "rip \(hex(run.registers.rip))")
+        #expect(run.registers.rbx == 9)  // 1 + 3 + 5
+    }
+
+    @Test func lazilyKeptFlagsReadBackExactly() throws {
+        // add eax, 1 with eax = 0xFFFFFFFF: CF, PF, AF and ZF set; then inc ecx keeps that CF.
+        let code: [UInt8] = [0x83, 0xC0, 0x01, 0xFF, 0xC1, 0xF4]
+        let run = try emulate(code, mode: .long) { _, registers, _ in
+            registers.rax = 0xFFFF_FFFF
+            registers.rcx = 0x7F
+        }
+        #expect(run.registers.rax == 0)
+        #expect(run.registers.rcx == 0x80)
+        // From inc ecx (0x7F -> 0x80): AF set, ZF/SF/OF/PF clear; CF kept from the add.
+        let arithmetic = run.registers.rflags & (Flag.cf | Flag.pf | Flag.af | Flag.zf | Flag.sf | Flag.of)
+        #expect(arithmetic == Flag.cf | Flag.af)
+    }
+}
