@@ -1,11 +1,18 @@
 # Benchmark ROM (64 KiB): boots itself from the reset vector like a BIOS, so the same image runs on
 # swift-vmm (--firmware), Bochs and QEMU. Real mode -> protected mode -> long mode on a 2 MiB
-# identity page it builds at 0x1000, then the ALU loop of bench-alu.S ITERATIONS times, then it
+# identity page it builds at 0x1000, then one of three workloads ITERATIONS times, then it
 # stops: "Shutdown" to port 0x8900 (Bochs), and 0 to the debug-exit port 0xF4 (QEMU, swift-vmm).
+#   LOOP=1  the ALU loop of bench-alu.S (4 instructions)
+#   LOOP=2  the call/memory loop of bench-call.S (9 instructions)
+#   LOOP=3  bench/compute.c (sieve, shell sort, hash, CRC-32; gcc -O2), ITERATIONS rounds, its
+#           .text included from compute.bin; the result is left in R15
 # scripts/bench assembles it with two ITERATIONS values and times the difference, so start-up
 # costs cancel out. Linked at 0: the ROM's offsets are offsets in segment F000.
     .ifndef ITERATIONS
     .set ITERATIONS, 1
+    .endif
+    .ifndef LOOP
+    .set LOOP, 1
     .endif
     .code16
     .globl _start
@@ -51,11 +58,25 @@ protected32:
 
     .code64
 long64:
+    mov $0x7000, %esp
+    .if LOOP == 1
     mov $ITERATIONS, %ecx
 1:  add %eax, %ebx
     xor %edx, %ebx
     dec %ecx
     jnz 1b
+    .elseif LOOP == 2
+    mov $ITERATIONS, %ecx
+1:  call work
+    add %rax, (%rsp)
+    dec %ecx
+    jnz 1b
+    .else
+    mov $0x100000, %edi         # scratch memory for compute(scratch, rounds)
+    mov $ITERATIONS, %esi
+    call compute
+    mov %rax, %r15
+    .endif
     mov $0x8900, %dx
     lea shutdown(%rip), %rsi
     mov $8, %ecx
@@ -63,6 +84,19 @@ long64:
     xor %eax, %eax
     out %al, $0xF4
     hlt
+
+    .if LOOP == 2
+work:
+    push %rbx
+    mov 8(%rsp), %rax
+    pop %rbx
+    mov %rax, -16(%rsp)
+    ret
+    .endif
+    .if LOOP == 3
+compute:
+    .incbin "compute.bin"
+    .endif
 
 shutdown:
     .ascii "Shutdown"

@@ -8,6 +8,11 @@ enum FastOperation: UInt8 {
     case aluOperandRegister, aluRegisterOperand, aluOperandImmediate
     case testOperandRegister, testOperandImmediate
     case increment, decrement, not, negate
+    /// Specialized forms for 32- and 64-bit registers (the bulk of compiled code): the
+    /// destination register is `rm`, the source `reg` (or `immediate`); no operation switch.
+    case addRegisters, orRegisters, andRegisters, subtractRegisters, xorRegisters, compareRegisters, testRegisters
+    case addImmediate, orImmediate, andImmediate, subtractImmediate, xorImmediate, compareImmediate
+    case moveRegisters, incrementRegister, decrementRegister
     case loadEffectiveAddress
     /// `subop` is the condition code; `immediate` the displacement from the next instruction.
     case jumpIf, jump, call
@@ -17,6 +22,8 @@ enum FastOperation: UInt8 {
     /// `subop` is the group-2 operation; `immediate` the count (`shiftByCL`: CL).
     case shiftByImmediate, shiftByCL
     case multiplyRegisterOperand, multiplyRegisterOperandImmediate
+    /// MUL/IMUL (`subop` 4/5) and DIV/IDIV (6/7) of rDX:rAX by the operand.
+    case multiplyAccumulator, divideAccumulator
     case conditionalMove, setIf
     /// CBW/CWDE/CDQE and CWD/CDQ/CQO.
     case signExtendAccumulator, signExtendIntoDX

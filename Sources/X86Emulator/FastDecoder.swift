@@ -19,7 +19,45 @@ struct FastDecoder {
         var instruction = decoder.decodeInstruction()
         if decoder.overrun { instruction = DecodedInstruction() }
         instruction.length = UInt8(decoder.cursor)
+        specialize(&instruction)
         return instruction
+    }
+
+    /// Picks the register-only forms for 32- and 64-bit operands (never byte registers, so
+    /// AH-BH and REX do not matter), with the destination in `rm`.
+    static func specialize(_ d: inout DecodedInstruction) {
+        guard !d.isMemory && d.size >= 4 else { return }
+        // Indexed by the ALU operation; ADC and SBB (2, 3) keep the generic form.
+        let registerForms: [FastOperation?] = [
+            .addRegisters, .orRegisters, nil, nil, .andRegisters, .subtractRegisters, .xorRegisters, .compareRegisters,
+        ]
+        let immediateForms: [FastOperation?] = [
+            .addImmediate, .orImmediate, nil, nil, .andImmediate, .subtractImmediate, .xorImmediate, .compareImmediate,
+        ]
+        switch d.operation {
+        case .aluOperandRegister:
+            if let form = registerForms[Int(d.subop)] { d.operation = form }
+        case .aluRegisterOperand:
+            if let form = registerForms[Int(d.subop)] {
+                d.operation = form
+                swap(&d.reg, &d.rm)
+            }
+        case .aluOperandImmediate:
+            if let form = immediateForms[Int(d.subop)] { d.operation = form }
+        case .testOperandRegister:
+            d.operation = .testRegisters
+        case .moveOperandFromRegister:
+            d.operation = .moveRegisters
+        case .moveRegisterFromOperand:
+            d.operation = .moveRegisters
+            swap(&d.reg, &d.rm)
+        case .increment:
+            d.operation = .incrementRegister
+        case .decrement:
+            d.operation = .decrementRegister
+        default:
+            break
+        }
     }
 
     private mutating func next8() -> UInt8 {
@@ -174,8 +212,10 @@ struct FastDecoder {
                 d.immediate = nextSigned(min(Int(d.size), 4))
             case 2: d.operation = .not
             case 3: d.operation = .negate
-            default: return DecodedInstruction()
+            case 4, 5: d.operation = .multiplyAccumulator
+            default: d.operation = .divideAccumulator
             }
+            d.subop = d.reg & 7
         case 0xFE, 0xFF:
             d.size = opcode == 0xFE ? 1 : os
             decodeModRM(&d, rex)

@@ -2,17 +2,18 @@ import VMCore
 
 /// Finding, building and running blocks of decoded 64-bit code.
 extension Interpreter {
-    /// Runs the block at RIP, or one instruction on the full interpreter when the code is not
-    /// 64-bit, not on a cached RAM page, or not yet translated. Adds the instructions completed
-    /// to `retired`.
+    /// Runs decoded blocks from RIP until `retired` reaches `limit`, the code leaves its page, or
+    /// a block ends in an instruction for the full interpreter; or runs one instruction on the
+    /// full interpreter when the code is not 64-bit, not on a cached RAM page, or not yet
+    /// translated. Adds the instructions completed to `retired`.
     @inline(__always)
-    func runBlock(_ retired: inout UInt64) throws(Interruption) {
+    func runBlocks(_ retired: inout UInt64, limit: UInt64) throws(Interruption) {
         guard state.pointee.is64BitMode else {
             try step()
             retired &+= 1
             return
         }
-        let rip = state.pointee.rip
+        var rip = state.pointee.rip
         let page = rip >> 12
         let entry = tlb.entries[TLB.index(page)]
         guard entry.tag == page &+ 1 && entry.hostRead != 0 && entry.executable && (entry.userAllowed || state.pointee.segments.1.dpl != 3) else {
@@ -20,30 +21,51 @@ extension Interpreter {
             retired &+= 1
             return
         }
-        let physical = entry.physicalPage | (rip & 0xFFF)
-        let slot = CodeCache.slot(physical)
-        var block = codeCache.blocks[slot]
-        if block.tag != physical &+ 1 {
-            block = buildBlock(physical, host: entry.hostRead, offset: Int(rip & 0xFFF))
-            codeCache.blocks[slot] = block
-        }
+        // Within one linear page the translation cannot change without a TLB flush, and
+        // everything that flushes (MOV CR3, INVLPG...) runs on the full interpreter and ends the
+        // chain: so the next block on this page is found from its offset alone.
+        let pagePhysical = entry.physicalPage
         state.pointee.stopBlock = false
-        var instruction = UnsafePointer(codeCache.arena + Int(block.first))
-        let end = instruction + Int(block.count)
-        repeat {
-            let start = state.pointee.rip
-            do {
-                try executeDecoded(instruction)
-            } catch .stop(let reason) {
-                // A device asked to stop during a write: the instruction completed, as on KVM.
-                if instruction.pointee.operation != .slow && state.pointee.rip == start {
-                    state.pointee.rip &+= UInt64(instruction.pointee.length)
-                }
-                throw .stop(reason)
+        while true {
+            let physical = pagePhysical | (rip & 0xFFF)
+            let slot = CodeCache.slot(physical)
+            var block = codeCache.blocks[slot]
+            if block.tag != physical &+ 1 {
+                block = buildBlock(physical, host: entry.hostRead, offset: Int(rip & 0xFFF))
+                codeCache.blocks[slot] = block
             }
-            retired &+= 1
-            instruction += 1
-        } while instruction < end && !state.pointee.stopBlock
+            let first = UnsafePointer(codeCache.arena + Int(block.first))
+            let end = first + Int(block.count)
+            var instruction = first
+            // RIP lives in a register while blocks run; state.rip is written back when they end.
+            var current = rip
+            do {
+                repeat {
+                    current = try executeDecoded(instruction, rip: current)
+                    instruction += 1
+                } while instruction < end && !state.pointee.stopBlock
+            } catch {
+                retired &+= UInt64(instruction - first)
+                if instruction.pointee.operation != .slow {
+                    // A fault leaves RIP at the instruction; a device's stop request during a
+                    // write lets it complete, as a KVM exit does. (The byte interpreter does
+                    // both itself.)
+                    if case .stop = error { current &+= UInt64(instruction.pointee.length) }
+                    state.pointee.rip = current
+                }
+                throw error
+            }
+            retired &+= UInt64(instruction - first)
+            let last = instruction - 1
+            if last.pointee.operation == .slow {
+                return  // the byte interpreter has set RIP (and may have changed mode or paging)
+            }
+            rip = current
+            guard rip >> 12 == page && retired < limit && !state.pointee.stopBlock else {
+                state.pointee.rip = rip
+                return
+            }
+        }
     }
 
     /// Decodes the block starting at `physical` (host page `host`, byte `offset`) into the arena.

@@ -3,18 +3,38 @@ import VMCore
 /// Executing decoded 64-bit instructions. Same semantics as the byte interpreter (they share the
 /// flag, shift and multiply helpers); faults leave RIP at the instruction.
 extension Interpreter {
+    /// Executes `d`, which starts at `rip`; returns the RIP of the next instruction.
     @inline(__always)
-    func executeDecoded(_ d: UnsafePointer<DecodedInstruction>) throws(Interruption) {
-        let next = state.pointee.rip &+ UInt64(d.pointee.length)
+    func executeDecoded(_ d: UnsafePointer<DecodedInstruction>, rip: UInt64) throws(Interruption) -> UInt64 {
+        let next = rip &+ UInt64(d.pointee.length)
         let size = Int(d.pointee.size)
         let rex = d.pointee.hasREX
         let reg = Int(d.pointee.reg)
         switch d.pointee.operation {
         case .slow:
+            state.pointee.rip = rip
             try step()
-            return
+            return state.pointee.rip
         case .nop:
             break
+        case .addRegisters: registerALU(d, 0, source: gpr[reg])
+        case .orRegisters: registerALU(d, 1, source: gpr[reg])
+        case .andRegisters: registerALU(d, 4, source: gpr[reg])
+        case .subtractRegisters: registerALU(d, 5, source: gpr[reg])
+        case .xorRegisters: registerALU(d, 6, source: gpr[reg])
+        case .compareRegisters: registerALU(d, 7, source: gpr[reg])
+        case .testRegisters: _ = fastALU(4, gpr[Int(d.pointee.rm)], gpr[reg], size: size)
+        case .addImmediate: registerALU(d, 0, source: d.pointee.immediate)
+        case .orImmediate: registerALU(d, 1, source: d.pointee.immediate)
+        case .andImmediate: registerALU(d, 4, source: d.pointee.immediate)
+        case .subtractImmediate: registerALU(d, 5, source: d.pointee.immediate)
+        case .xorImmediate: registerALU(d, 6, source: d.pointee.immediate)
+        case .compareImmediate: registerALU(d, 7, source: d.pointee.immediate)
+        case .moveRegisters:
+            gpr[Int(d.pointee.rm)] = gpr[reg] & mask(size)
+        case .incrementRegister, .decrementRegister:
+            let rm = Int(d.pointee.rm)
+            gpr[rm] = incrementOrDecrement(gpr[rm], decrement: d.pointee.operation == .decrementRegister, size: size)
         case .moveRegisterFromOperand:
             writeRegister(reg, size: size, rex: rex, try readOperand(d, size: size, next: next))
         case .moveOperandFromRegister:
@@ -70,21 +90,17 @@ extension Interpreter {
         case .loadEffectiveAddress:
             writeRegister(reg, size: size, rex: rex, effectiveAddress(d, next: next))
         case .jumpIf:
-            state.pointee.rip = fastCondition(d.pointee.subop) ? next &+ d.pointee.immediate : next
-            return
+            return fastCondition(d.pointee.subop) ? next &+ d.pointee.immediate : next
         case .jump:
-            state.pointee.rip = next &+ d.pointee.immediate
-            return
+            return next &+ d.pointee.immediate
         case .call:
             try push64(next)
-            state.pointee.rip = next &+ d.pointee.immediate
-            return
+            return next &+ d.pointee.immediate
         case .ret:
             let rsp = gpr[4]
             let target = try readLinear(try canonicalStack(rsp), size: 8)
             gpr[4] = rsp &+ 8
-            state.pointee.rip = target
-            return
+            return target
         case .pushRegister:
             try push64(gpr[reg])
         case .popRegister:
@@ -117,6 +133,10 @@ extension Interpreter {
             writeRegister(reg, size: size, rex: rex, signedMultiply(a, try readOperand(d, size: size, next: next), size: size))
         case .multiplyRegisterOperandImmediate:
             writeRegister(reg, size: size, rex: rex, signedMultiply(try readOperand(d, size: size, next: next), d.pointee.immediate, size: size))
+        case .multiplyAccumulator:
+            try multiplyAccumulator(try readOperand(d, size: size, next: next), signed: d.pointee.subop == 5, size: size)
+        case .divideAccumulator:
+            try divideAccumulator(try readOperand(d, size: size, next: next), signed: d.pointee.subop == 7, size: size)
         case .conditionalMove:
             let value = try readOperand(d, size: size, next: next)  // read (and fault) even when false
             if fastCondition(d.pointee.subop) {
@@ -132,7 +152,7 @@ extension Interpreter {
             let negative = readRegister(0, size: size, rex: true) & signBit(size) != 0
             writeRegister(2, size: size, rex: true, negative ? mask(size) : 0)
         }
-        state.pointee.rip = next
+        return next
     }
 
     // MARK: - Operands
@@ -203,6 +223,14 @@ extension Interpreter {
         gpr[4] = rsp
     }
 
+    /// `operation` (a constant at each call) on a 32- or 64-bit destination register `rm`.
+    @inline(__always)
+    func registerALU(_ d: UnsafePointer<DecodedInstruction>, _ operation: UInt8, source: UInt64) {
+        let rm = Int(d.pointee.rm)
+        let result = fastALU(operation, gpr[rm], source, size: Int(d.pointee.size))
+        if operation != 7 { gpr[rm] = result }  // a 32-bit result is already zero-extended
+    }
+
     // MARK: - Lazy flags
 
     /// ADD OR ADC SBB AND SUB XOR CMP, keeping the flags lazily (ADC and SBB read CF, so they
@@ -252,19 +280,32 @@ extension Interpreter {
     /// Condition code `cc` from the lazy flags without materializing all of RFLAGS.
     @inline(__always)
     func fastCondition(_ cc: UInt8) -> Bool {
-        let lazy = state.pointee.lazyFlags
-        guard lazy.kind != .none else { return condition(cc) }
+        let kind = state.pointee.lazyFlags.kind
         let result: Bool
-        switch cc >> 1 {
-        case 0: result = lazy.overflow
-        case 1: result = lazy.carry(storedCarry: state.pointee.storedFlags & CPUState.cf != 0)
-        case 2: result = lazy.zero
-        case 3: result = lazy.carry(storedCarry: state.pointee.storedFlags & CPUState.cf != 0) || lazy.zero
-        case 4: result = lazy.sign
-        case 5: return condition(cc)
-        case 6: result = lazy.sign != lazy.overflow
-        default: result = lazy.zero || lazy.sign != lazy.overflow
+        // JZ/JNZ first: the most common condition needs only the result.
+        if cc >> 1 == 2 && kind != .none {
+            result = state.pointee.lazyFlags.result == 0
+        } else if (kind == .subtract || kind == .logic || kind == .add) && cc >> 1 != 5 {
+            result = lazyCondition(cc)
+        } else {
+            return condition(cc)
         }
         return cc & 1 == 0 ? result : !result
+    }
+
+    /// The even condition `cc & ~1` after ADD, SUB/CMP or a logic operation (not INC/DEC, whose
+    /// CF is the stored one), from operands and result.
+    @inline(__always)
+    func lazyCondition(_ cc: UInt8) -> Bool {
+        let lazy = state.pointee.lazyFlags
+        switch cc >> 1 {
+        case 0: return lazy.overflow
+        case 1: return lazy.carry(storedCarry: false)
+        case 2: return lazy.zero
+        case 3: return lazy.carry(storedCarry: false) || lazy.zero
+        case 4: return lazy.sign
+        case 6: return lazy.sign != lazy.overflow
+        default: return lazy.zero || lazy.sign != lazy.overflow
+        }
     }
 }

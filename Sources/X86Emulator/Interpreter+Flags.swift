@@ -69,17 +69,19 @@ extension Interpreter {
 
     /// Whether condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc) holds.
     func condition(_ cc: UInt8) -> Bool {
-        let s = state.pointee
+        let flags = state.pointee.rflags  // one read (not a copy of the whole state)
+        let of = flags & CPUState.of != 0, cf = flags & CPUState.cf != 0, zf = flags & CPUState.zf != 0
+        let sf = flags & CPUState.sf != 0
         let result: Bool
         switch cc >> 1 {
-        case 0: result = s.flag(CPUState.of)
-        case 1: result = s.flag(CPUState.cf)
-        case 2: result = s.flag(CPUState.zf)
-        case 3: result = s.flag(CPUState.cf) || s.flag(CPUState.zf)
-        case 4: result = s.flag(CPUState.sf)
-        case 5: result = s.flag(CPUState.pf)
-        case 6: result = s.flag(CPUState.sf) != s.flag(CPUState.of)
-        default: result = s.flag(CPUState.zf) || s.flag(CPUState.sf) != s.flag(CPUState.of)
+        case 0: result = of
+        case 1: result = cf
+        case 2: result = zf
+        case 3: result = cf || zf
+        case 4: result = sf
+        case 5: result = flags & CPUState.pf != 0
+        case 6: result = sf != of
+        default: result = zf || sf != of
         }
         return cc & 1 == 0 ? result : !result
     }
@@ -100,7 +102,8 @@ extension Interpreter {
         let count = rawCount & (size == 8 ? 0x3F : 0x1F)
         guard count != 0 else { return value & m }
         let value = value & m
-        var s = state.pointee
+        // The flags in a local copy (copying the whole CPUState here cost a memmove per shift).
+        var s = FlagWord(state.pointee.rflags)
         var result: UInt64
         switch operation {
         case 0:  // ROL
@@ -157,5 +160,15 @@ extension Interpreter {
         }
         state.pointee.rflags = s.rflags
         return result
+    }
+}
+
+/// RFLAGS as a value with the same `flag`/`setFlag` vocabulary as `CPUState`.
+struct FlagWord {
+    var rflags: UInt64
+    init(_ rflags: UInt64) { self.rflags = rflags }
+    func flag(_ bit: UInt64) -> Bool { rflags & bit != 0 }
+    mutating func setFlag(_ bit: UInt64, _ on: Bool) {
+        if on { rflags |= bit } else { rflags &= ~bit }
     }
 }

@@ -24,12 +24,11 @@ struct LazyFlags {
 
     /// CF; `storedCarry` is the flag before an INC/DEC.
     @inline(__always) func carry(storedCarry: Bool) -> Bool {
-        switch kind {
-        case .add: return result < a
-        case .subtract: return a < b
-        case .increment, .decrement, .none: return storedCarry
-        case .logic: return false
-        }
+        // Compares instead of a switch: no jump table on the INC/DEC and Jcc paths.
+        if kind == .add { return result < a }
+        if kind == .subtract { return a < b }
+        if kind == .logic { return false }
+        return storedCarry  // INC, DEC, or flags already stored
     }
 
     @inline(__always) var overflow: Bool {

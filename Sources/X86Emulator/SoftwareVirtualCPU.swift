@@ -60,7 +60,7 @@ public final class SoftwareVirtualCPU: VirtualCPU {
             let checkpoint = retired &+ exceptions &+ UInt64(Self.instructionsPerCheck)
             while retired &+ exceptions < checkpoint {
                 do {
-                    try interpreter.runBlock(&retired)
+                    try interpreter.runBlocks(&retired, limit: checkpoint &- exceptions)
                 } catch {
                     if let stop = handle(error, interpreter) { return stop }
                     exceptions &+= 1
