@@ -6,7 +6,10 @@ struct CodeBlock {
     var tag: UInt64 = 0
     /// Index of the first instruction in the arena.
     var first: UInt32 = 0
-    var count: UInt32 = 0
+    /// Decoded entries in the block.
+    var count: UInt16 = 0
+    /// Guest instructions in the block (more than `count` when pairs were fused).
+    var instructions: UInt16 = 0
 }
 
 /// Decoded blocks of 64-bit code, keyed by physical address (so two mappings of one page share

@@ -13,6 +13,10 @@ enum FastOperation: UInt8 {
     case addRegisters, orRegisters, andRegisters, subtractRegisters, xorRegisters, compareRegisters, testRegisters
     case addImmediate, orImmediate, andImmediate, subtractImmediate, xorImmediate, compareImmediate
     case moveRegisters, incrementRegister, decrementRegister
+    /// One of the above fused with the Jcc after it (one dispatch for the pair): `subop` is the
+    /// condition, `displacement` the jump's, `scale` the Jcc's length.
+    case compareRegistersJump, compareImmediateJump, testRegistersJump, addImmediateJump, subtractImmediateJump
+    case incrementRegisterJump, decrementRegisterJump
     case loadEffectiveAddress
     /// `subop` is the condition code; `immediate` the displacement from the next instruction.
     case jumpIf, jump, call
@@ -61,6 +65,8 @@ struct DecodedInstruction {
     var endsBlock: Bool {
         switch operation {
         case .slow, .jumpIf, .jump, .call, .ret: return true
+        case .compareRegistersJump, .compareImmediateJump, .testRegistersJump, .addImmediateJump, .subtractImmediateJump: return true
+        case .incrementRegisterJump, .decrementRegisterJump: return true
         default: return false
         }
     }

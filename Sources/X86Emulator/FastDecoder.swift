@@ -23,27 +23,64 @@ struct FastDecoder {
         return instruction
     }
 
+    /// A flag-setting register instruction and the Jcc after it as one fused entry, or nil when
+    /// the pair does not fuse. Both are register-only, so the pair cannot fault half-way.
+    static func fuse(_ first: DecodedInstruction, _ jump: DecodedInstruction) -> DecodedInstruction? {
+        guard jump.operation == .jumpIf else { return nil }
+        var fused = first
+        switch first.operation {
+        case .compareRegisters: fused.operation = .compareRegistersJump
+        case .compareImmediate: fused.operation = .compareImmediateJump
+        case .testRegisters: fused.operation = .testRegistersJump
+        case .addImmediate: fused.operation = .addImmediateJump
+        case .subtractImmediate: fused.operation = .subtractImmediateJump
+        case .incrementRegister: fused.operation = .incrementRegisterJump
+        case .decrementRegister: fused.operation = .decrementRegisterJump
+        default: return nil
+        }
+        fused.subop = jump.subop
+        fused.displacement = Int32(truncatingIfNeeded: jump.immediate)
+        fused.scale = jump.length
+        return fused
+    }
+
     /// Picks the register-only forms for 32- and 64-bit operands (never byte registers, so
     /// AH-BH and REX do not matter), with the destination in `rm`.
     static func specialize(_ d: inout DecodedInstruction) {
         guard !d.isMemory && d.size >= 4 else { return }
         // Indexed by the ALU operation; ADC and SBB (2, 3) keep the generic form.
-        let registerForms: [FastOperation?] = [
-            .addRegisters, .orRegisters, nil, nil, .andRegisters, .subtractRegisters, .xorRegisters, .compareRegisters,
-        ]
-        let immediateForms: [FastOperation?] = [
-            .addImmediate, .orImmediate, nil, nil, .andImmediate, .subtractImmediate, .xorImmediate, .compareImmediate,
-        ]
+        func registerForm(_ operation: UInt8) -> FastOperation? {
+            switch operation {
+            case 0: return .addRegisters
+            case 1: return .orRegisters
+            case 4: return .andRegisters
+            case 5: return .subtractRegisters
+            case 6: return .xorRegisters
+            case 7: return .compareRegisters
+            default: return nil
+            }
+        }
+        func immediateForm(_ operation: UInt8) -> FastOperation? {
+            switch operation {
+            case 0: return .addImmediate
+            case 1: return .orImmediate
+            case 4: return .andImmediate
+            case 5: return .subtractImmediate
+            case 6: return .xorImmediate
+            case 7: return .compareImmediate
+            default: return nil
+            }
+        }
         switch d.operation {
         case .aluOperandRegister:
-            if let form = registerForms[Int(d.subop)] { d.operation = form }
+            if let form = registerForm(d.subop) { d.operation = form }
         case .aluRegisterOperand:
-            if let form = registerForms[Int(d.subop)] {
+            if let form = registerForm(d.subop) {
                 d.operation = form
                 swap(&d.reg, &d.rm)
             }
         case .aluOperandImmediate:
-            if let form = immediateForms[Int(d.subop)] { d.operation = form }
+            if let form = immediateForm(d.subop) { d.operation = form }
         case .testOperandRegister:
             d.operation = .testRegisters
         case .moveOperandFromRegister:

@@ -6,8 +6,15 @@ extension Interpreter {
     /// a block ends in an instruction for the full interpreter; or runs one instruction on the
     /// full interpreter when the code is not 64-bit, not on a cached RAM page, or not yet
     /// translated. Adds the instructions completed to `retired`.
-    @inline(__always)
+    ///
+    /// This is the hot path: `scripts/check-hot-path` checks over the disassembly that it and
+    /// everything it calls (up to the byte interpreter and the TLB-miss paths) call nothing in
+    /// the Swift runtime: no allocation, reference counting, exclusivity checks or generics.
+    @inline(never)
     func runBlocks(_ retired: inout UInt64, limit: UInt64) throws(Interruption) {
+        // Fields copied out of `self`, which arrives by address: otherwise every guest store
+        // (through pointers that might alias it, as far as the compiler knows) reloads them.
+        let state = self.state, tlb = self.tlb, codeCache = self.codeCache
         guard state.pointee.is64BitMode else {
             try step()
             retired &+= 1
@@ -55,7 +62,8 @@ extension Interpreter {
                 }
                 throw error
             }
-            retired &+= UInt64(instruction - first)
+            // A fused pair is always last: a block run to its end retired all its instructions.
+            retired &+= instruction == end ? UInt64(block.instructions) : UInt64(instruction - first)
             let last = instruction - 1
             if last.pointee.operation == .slow {
                 return  // the byte interpreter has set RIP (and may have changed mode or paging)
@@ -77,15 +85,21 @@ extension Interpreter {
         let page = UnsafeRawPointer(bitPattern: host)!
         var offset = start
         var count = 0
+        var instructions = 0
         while count < CodeCache.maximumBlockLength && offset < 0x1000 {
             let decoded = FastDecoder.decode(page + offset, available: 0x1000 - offset)
+            instructions += 1
+            if count > 0, let fused = FastDecoder.fuse(codeCache.arena[first + count - 1], decoded) {
+                codeCache.arena[first + count - 1] = fused
+                break
+            }
             codeCache.arena[first + count] = decoded
             count += 1
             if decoded.endsBlock { break }
             offset += Int(decoded.length)
         }
         codeCache.arenaUsed.pointee = first + count
-        return CodeBlock(tag: physical &+ 1, first: UInt32(first), count: UInt32(count))
+        return CodeBlock(tag: physical &+ 1, first: UInt32(first), count: UInt16(count), instructions: UInt16(instructions))
     }
 
     /// Marks a page as holding decoded code and takes away the TLB's direct write pointers to it,

@@ -30,6 +30,25 @@ extension Interpreter {
         case .subtractImmediate: registerALU(d, 5, source: d.pointee.immediate)
         case .xorImmediate: registerALU(d, 6, source: d.pointee.immediate)
         case .compareImmediate: registerALU(d, 7, source: d.pointee.immediate)
+        case .compareRegistersJump:
+            registerALU(d, 7, source: gpr[reg])
+            return fusedJump(d, rip: rip)
+        case .compareImmediateJump:
+            registerALU(d, 7, source: d.pointee.immediate)
+            return fusedJump(d, rip: rip)
+        case .testRegistersJump:
+            _ = fastALU(4, gpr[Int(d.pointee.rm)], gpr[reg], size: size)
+            return fusedJump(d, rip: rip)
+        case .addImmediateJump:
+            registerALU(d, 0, source: d.pointee.immediate)
+            return fusedJump(d, rip: rip)
+        case .subtractImmediateJump:
+            registerALU(d, 5, source: d.pointee.immediate)
+            return fusedJump(d, rip: rip)
+        case .incrementRegisterJump, .decrementRegisterJump:
+            let rm = Int(d.pointee.rm)
+            gpr[rm] = incrementOrDecrement(gpr[rm], decrement: d.pointee.operation == .decrementRegisterJump, size: size)
+            return fusedJump(d, rip: rip)
         case .moveRegisters:
             gpr[Int(d.pointee.rm)] = gpr[reg] & mask(size)
         case .incrementRegister, .decrementRegister:
@@ -158,7 +177,7 @@ extension Interpreter {
     // MARK: - Operands
 
     /// The offset of a memory operand: base + index << scale + displacement (64-bit addressing).
-    @inline(__always)
+    @_transparent
     func effectiveAddress(_ d: UnsafePointer<DecodedInstruction>, next: UInt64) -> UInt64 {
         var address = UInt64(bitPattern: Int64(d.pointee.displacement))
         let base = d.pointee.base
@@ -170,7 +189,7 @@ extension Interpreter {
 
     /// The linear address of a memory operand: in 64-bit mode the offset itself (DS, ES and SS
     /// have no base), which must be canonical.
-    @inline(__always)
+    @_transparent
     func linearOperand(_ d: UnsafePointer<DecodedInstruction>, next: UInt64) throws(Interruption) -> UInt64 {
         let address = effectiveAddress(d, next: next)
         let high = address >> 47
@@ -180,13 +199,13 @@ extension Interpreter {
         return address
     }
 
-    @inline(__always)
+    @_transparent
     func readOperand(_ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64) throws(Interruption) -> UInt64 {
         if d.pointee.isMemory { return try readLinear(try linearOperand(d, next: next), size: size) }
         return readRegister(Int(d.pointee.rm), size: size, rex: d.pointee.hasREX)
     }
 
-    @inline(__always)
+    @_transparent
     func writeOperand(_ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, _ value: UInt64) throws(Interruption) {
         if d.pointee.isMemory {
             try writeLinear(try linearOperand(d, next: next), size: size, value)
@@ -196,7 +215,7 @@ extension Interpreter {
     }
 
     /// Read-modify-write of the ModRM operand, translating a memory operand's address once.
-    @inline(__always)
+    @_transparent
     func modifyOperand(
         _ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, _ change: (UInt64) -> UInt64
     ) throws(Interruption) {
@@ -209,14 +228,14 @@ extension Interpreter {
         }
     }
 
-    @inline(__always)
+    @_transparent
     func canonicalStack(_ address: UInt64) throws(Interruption) -> UInt64 {
         let high = address >> 47
         guard high == 0 || high == 0x1FFFF else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
         return address
     }
 
-    @inline(__always)
+    @_transparent
     func push64(_ value: UInt64) throws(Interruption) {
         let rsp = gpr[4] &- 8
         try writeLinear(try canonicalStack(rsp), size: 8, value)
@@ -224,18 +243,25 @@ extension Interpreter {
     }
 
     /// `operation` (a constant at each call) on a 32- or 64-bit destination register `rm`.
-    @inline(__always)
+    @_transparent
     func registerALU(_ d: UnsafePointer<DecodedInstruction>, _ operation: UInt8, source: UInt64) {
         let rm = Int(d.pointee.rm)
         let result = fastALU(operation, gpr[rm], source, size: Int(d.pointee.size))
         if operation != 7 { gpr[rm] = result }  // a 32-bit result is already zero-extended
     }
 
+    /// The Jcc half of a fused pair that starts at `rip`.
+    @_transparent
+    func fusedJump(_ d: UnsafePointer<DecodedInstruction>, rip: UInt64) -> UInt64 {
+        let next = rip &+ UInt64(d.pointee.length) &+ UInt64(d.pointee.scale)
+        return fastCondition(d.pointee.subop) ? next &+ UInt64(bitPattern: Int64(d.pointee.displacement)) : next
+    }
+
     // MARK: - Lazy flags
 
     /// ADD OR ADC SBB AND SUB XOR CMP, keeping the flags lazily (ADC and SBB read CF, so they
     /// take the eager path).
-    @inline(__always)
+    @_transparent
     func fastALU(_ operation: UInt8, _ a: UInt64, _ b: UInt64, size: Int) -> UInt64 {
         let m = mask(size)
         let a = a & m, b = b & m
@@ -265,7 +291,7 @@ extension Interpreter {
     }
 
     /// INC/DEC: CF keeps its value, so it is settled into the stored flags first.
-    @inline(__always)
+    @_transparent
     func incrementOrDecrement(_ value: UInt64, decrement: Bool, size: Int) -> UInt64 {
         let m = mask(size)
         let a = value & m
@@ -278,7 +304,7 @@ extension Interpreter {
     }
 
     /// Condition code `cc` from the lazy flags without materializing all of RFLAGS.
-    @inline(__always)
+    @_transparent
     func fastCondition(_ cc: UInt8) -> Bool {
         let kind = state.pointee.lazyFlags.kind
         let result: Bool
@@ -295,7 +321,7 @@ extension Interpreter {
 
     /// The even condition `cc & ~1` after ADD, SUB/CMP or a logic operation (not INC/DEC, whose
     /// CF is the stored one), from operands and result.
-    @inline(__always)
+    @_transparent
     func lazyCondition(_ cc: UInt8) -> Bool {
         let lazy = state.pointee.lazyFlags
         switch cc >> 1 {

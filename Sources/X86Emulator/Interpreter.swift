@@ -133,7 +133,9 @@ struct UnimplementedLog {
     }
 }
 
-@inline(__always) func mask(_ size: Int) -> UInt64 { size == 8 ? .max : (1 << UInt64(size * 8)) - 1 }
+// Wrapping arithmetic in these helpers: sizes are 1, 2, 4 or 8, and checked operations would add
+// overflow branches to every handler.
+@inline(__always) func mask(_ size: Int) -> UInt64 { size == 8 ? .max : (1 &<< UInt64(truncatingIfNeeded: size &* 8)) &- 1 }
 
 @inline(__always) func signExtend(_ value: UInt64, from size: Int) -> UInt64 {
     switch size {
@@ -144,4 +146,4 @@ struct UnimplementedLog {
     }
 }
 
-@inline(__always) func signBit(_ size: Int) -> UInt64 { 1 << UInt64(size * 8 - 1) }
+@inline(__always) func signBit(_ size: Int) -> UInt64 { 1 &<< UInt64(truncatingIfNeeded: size &* 8 &- 1) }
