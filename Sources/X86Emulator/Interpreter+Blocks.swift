@@ -33,13 +33,20 @@ extension Interpreter {
         // chain: so the next block on this page is found from its offset alone.
         let pagePhysical = entry.physicalPage
         state.pointee.stopBlock = false
+        var block = CodeBlock()
+        var blockRIP: UInt64 = 0
         while true {
-            let physical = pagePhysical | (rip & 0xFFF)
-            let slot = CodeCache.slot(physical)
-            var block = codeCache.blocks[slot]
-            if block.tag != physical &+ 1 {
-                block = buildBlock(physical, host: entry.hostRead, offset: Int(rip & 0xFFF))
-                codeCache.blocks[slot] = block
+            // A loop that jumps back to its own start (the innermost loops) reuses the block it
+            // holds; anything else is looked up. (Invalidation sets stopBlock, ending the chain.)
+            if block.tag == 0 || rip != blockRIP {
+                let physical = pagePhysical | (rip & 0xFFF)
+                let slot = CodeCache.slot(physical)
+                block = codeCache.blocks[slot]
+                if block.tag != physical &+ 1 {
+                    block = buildBlock(physical, host: entry.hostRead, offset: Int(rip & 0xFFF))
+                    codeCache.blocks[slot] = block
+                }
+                blockRIP = rip
             }
             let first = UnsafePointer(codeCache.arena + Int(block.first))
             let end = first + Int(block.count)
