@@ -48,7 +48,8 @@ extension Interpreter {
         let high = long ? try readLinear(s.idt.base &+ entry &+ 8, size: 8) : 0
         let type = (low >> 40) & 0xF
         let gateDPL = UInt8((low >> 45) & 3)
-        guard (low >> 47) & 1 != 0 else { throw .fault(Fault(vector: 11, errorCode: idtError)) }
+        // The SDM's order (INT n, "Operation"): gate type, then DPL for software interrupts, then
+        // presence; so an all-zero entry is #GP, not #NP.
         let isInterruptGate: Bool
         switch (long, type) {
         case (true, 0xE), (false, 0xE), (false, 0x6): isInterruptGate = true
@@ -56,6 +57,7 @@ extension Interpreter {
         default: throw .fault(.gp(idtError))  // task gates and reserved types are not supported
         }
         if software && s.cpl > gateDPL { throw .fault(.gp(idtError)) }
+        guard (low >> 47) & 1 != 0 else { throw .fault(Fault(vector: 11, errorCode: idtError)) }
         let gate32 = long || type & 8 != 0
         let selector = UInt16((low >> 16) & 0xFFFF)
         var target = (low & 0xFFFF) | ((low >> 48) & 0xFFFF) << 16

@@ -204,12 +204,11 @@ extension Interpreter {
             adjustStack(by: release)
             next = offset
         case 0xCC:
-            state.pointee.rip = i.cursor
+            // A fault while delivering is reported at the INT instruction itself: RIP stays.
             try deliver(vector: Fault.breakpoint, errorCode: nil, returnAddress: i.cursor, software: true)
             return
         case 0xCD:
             let vector = UInt8(try fetch(&i, size: 1))
-            state.pointee.rip = i.cursor
             try deliver(vector: vector, errorCode: nil, returnAddress: i.cursor, software: true)
             return
         case 0xCE:  // INTO

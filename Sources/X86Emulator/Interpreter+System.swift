@@ -38,7 +38,7 @@ extension Interpreter {
         }
     }
 
-    /// Group 7: SGDT, SIDT, LGDT, LIDT, SMSW, LMSW, INVLPG, and RDTSCP (0F 01 F9).
+    /// Group 7: SGDT, SIDT, LGDT, LIDT, SMSW, LMSW, INVLPG, SWAPGS (0F 01 F8) and RDTSCP (0F 01 F9).
     func group7(_ i: inout Instruction) throws(Interruption) {
         let p = i.prefixes
         let m = try decodeModRM(&i)
@@ -66,6 +66,11 @@ extension Interpreter {
         case (7, .memory(let segment, let offset)):
             try requireCPL0()
             tlb.flush(linear: try linearAddress(segment, offset, size: 1))
+        case (7, .register) where m.rm == 0 && long:  // SWAPGS: GS base <-> IA32_KERNEL_GS_BASE
+            try requireCPL0()
+            let base = state.pointee.segments.5.base
+            state.pointee.segments.5.base = state.pointee.kernelGSBase
+            state.pointee.kernelGSBase = base
         case (7, .register) where m.rm == 1:  // RDTSCP
             let tsc = timeStampCounter()
             writeRegister(0, size: 4, rex: true, tsc & 0xFFFF_FFFF)

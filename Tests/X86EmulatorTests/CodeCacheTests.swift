@@ -75,3 +75,27 @@ import VMCore
         #expect(arithmetic == Flag.cf | Flag.af)
     }
 }
+
+/// Blocks end at page boundaries; an instruction that straddles one runs on the byte interpreter.
+@Suite struct PageBoundaryTests {
+    @Test func anInstructionStraddlingTwoPagesRunsAndTheLoopAroundItStaysExact() throws {
+        // Entered at 0x100FF8: `mov eax, imm32` spans 0x100FFD-0x101001, across the page end.
+        var code = [UInt8](repeating: 0x90, count: 0x1010)
+        let loop: [UInt8] = [
+            0xB9, 0x05, 0x00, 0x00, 0x00,  // 0x100FF8: mov ecx, 5
+            0xB8, 0x07, 0x00, 0x00, 0x00,  // 0x100FFD: mov eax, 7 (straddles 0x101000)
+            0x01, 0xC3,  // 0x101002: add ebx, eax
+            0xFF, 0xC9,  // 0x101004: dec ecx
+            0x75, 0xF5,  // 0x101006: jnz 0x100FFD
+            0xF4,  // 0x101008: hlt
+        ]
+        code.replaceSubrange(0xFF8..<0xFF8 + loop.count, with: loop)
+        let run = try emulate(code, mode: .long) { _, registers, _ in
+            registers.rip = 0x100FF8
+            registers.rbx = 0
+        }
+        #expect(run.stop == .halted(interruptsEnabled: false), "rip \(hex(run.registers.rip))")
+        #expect(run.registers.rbx == 35)
+        #expect(run.statistics.instructions == 1 + 5 * 4)
+    }
+}
