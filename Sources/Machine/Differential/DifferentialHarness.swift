@@ -6,7 +6,9 @@ import X86Emulator
 /// and compares what they did. On this machine's KVM (PVM) CPL 3 code runs natively, so this
 /// compares the emulator with the silicon.
 ///
-/// Guest layout: GDT at 0x500 (kernel code/data, user data/code, a 64-bit TSS), TSS at 0x600 with
+/// Guest layout: GDT at 0x500 (kernel code/data, user data/code, a 64-bit TSS; the user selectors
+/// are Linux's, 0x2B and 0x33, because PVM runs CPL 3 code on the host's segments and reading CS
+/// or SS there gives the host's values), TSS at 0x600 with
 /// RSP0 = 0x9000, IDT at 0x800 with a stub per vector at 0xA00 + 4*v (`out %al, $(0xC0+v)`),
 /// page tables at 0x1000 mapping the first 8 MiB with user-accessible 2 MiB pages, the sequence at
 /// 0x100000 followed by `movabs %al, 0x800000`, a data page at 0x200000 (RBX points into it), the
@@ -164,10 +166,11 @@ public final class DifferentialHarness {
 
     private func prepare(_ memory: GuestMemory, code: [UInt8], data: [UInt8]) throws {
         try memory.zero(0, count: 0x10000)
-        // GDT: null, kernel code64 0x08, kernel data 0x10, user data 0x18, user code64 0x20, TSS 0x28.
+        // GDT: null, kernel code64 0x08, kernel data 0x10, (unused 0x18), user code32 0x20,
+        // user data 0x28, user code64 0x30, TSS 0x38.
         let gdt: [UInt64] = [
-            0, 0x00AF_9A00_0000_FFFF, 0x00CF_9200_0000_FFFF, 0x00CF_F200_0000_FFFF, 0x00AF_FA00_0000_FFFF,
-            0x0000_8900_0600_0067, 0,
+            0, 0x00AF_9A00_0000_FFFF, 0x00CF_9200_0000_FFFF, 0, 0x00CF_FA00_0000_FFFF, 0x00CF_F200_0000_FFFF,
+            0x00AF_FA00_0000_FFFF, 0x0000_8900_0600_0067, 0,
         ]
         for (index, entry) in gdt.enumerated() { try memory.store(entry, at: 0x500 + UInt64(index) * 8) }
         try memory.store(Self.kernelStackTop, at: 0x600 + 4)  // TSS.RSP0
@@ -204,11 +207,11 @@ public final class DifferentialHarness {
                 base: 0, limit: 0xFFFF_FFFF, selector: selector, type: code ? 0xB : 0x3, dpl: dpl, defaultSize32: !code, long: code, granularity: true
             )
         }
-        system.cs = segment(0x23, code: true, dpl: 3)
-        system.ss = segment(0x1B, code: false, dpl: 3)
+        system.cs = segment(0x33, code: true, dpl: 3)
+        system.ss = segment(0x2B, code: false, dpl: 3)
         system.ds = system.ss; system.es = system.ss; system.fs = system.ss; system.gs = system.ss
-        system.tr = Segment(base: 0x600, limit: 0x67, selector: 0x28, type: 0xB, defaultSize32: false, isCodeOrData: false, granularity: false)
-        system.gdt = DescriptorTable(base: 0x500, limit: 7 * 8 - 1)
+        system.tr = Segment(base: 0x600, limit: 0x67, selector: 0x38, type: 0xB, defaultSize32: false, isCodeOrData: false, granularity: false)
+        system.gdt = DescriptorTable(base: 0x500, limit: 9 * 8 - 1)
         system.idt = DescriptorTable(base: 0x800, limit: 32 * 16 - 1)
         system.cr0 = 0x8000_0011 | (1 << 16)  // PE, ET, PG, WP
         system.cr3 = 0x1000

@@ -82,7 +82,8 @@ struct InstructionGenerator {
         switch random.next() % 25 {
         case 24 where chance(50):  // a privileged or I/O instruction: #GP (or #UD) at CPL 3
             return privileged()
-        case 23:  // CALL/RET through a small subroutine, or ENTER/LEAVE
+        case 23:  // CALL/RET through a small subroutine, ENTER/LEAVE, or a far return
+            if chance(20) { return farReturn() }
             return chance(60) ? callAndReturn() : enterAndLeave()
         case 20:  // a string instruction over the data page, with its pointers and count set up
             return stringInstruction()
@@ -328,6 +329,23 @@ struct InstructionGenerator {
         let push: [UInt8] = withArgument ? [0x6A, byte()] : []
         let call: [UInt8] = [0xE8, 0x02, 0, 0, 0, 0xEB, UInt8(body.count + ret.count)]
         return GeneratedInstruction(bytes: push + call + body + ret, name: withArgument ? "push; call; ret 8" : "call; ret")
+    }
+
+    /// A far transfer at CPL 3 to the same code segment: `mov eax, cs; push rax; lea rcx, [rip+3];
+    /// push rcx; retfq` (RAX and RCX change), or the same through IRETQ with a full frame
+    /// (SS, RSP, RFLAGS, CS, RIP), which also exercises IRET's flag rules at CPL 3.
+    private mutating func farReturn() -> GeneratedInstruction {
+        if chance(50) {
+            return GeneratedInstruction(
+                bytes: [0x8C, 0xC8, 0x50, 0x48, 0x8D, 0x0D, 0x03, 0, 0, 0, 0x51, 0x48, 0xCB], name: "far return to the same CS (retfq)")
+        }
+        // mov eax, ss; push rax; lea rax, [rsp+8]; push rax; pushfq; mov eax, cs; push rax;
+        // lea rcx, [rip+3]; push rcx; iretq
+        let bytes: [UInt8] = [
+            0x8C, 0xD0, 0x50, 0x48, 0x8D, 0x44, 0x24, 0x08, 0x50, 0x9C, 0x8C, 0xC8, 0x50,
+            0x48, 0x8D, 0x0D, 0x03, 0, 0, 0, 0x51, 0x48, 0xCF,
+        ]
+        return GeneratedInstruction(bytes: bytes, name: "iretq to the same CS", reads: Self.all, defines: Self.all)
     }
 
     /// `enter n, level; leave` with a small frame. Level 2 copies a frame pointer from [RBP - 8],
