@@ -180,29 +180,34 @@ extension Interpreter {
             return .fault(Fault(vector: Fault.pageFault, errorCode: errorCode))
         }
 
-        // The chain of tables: (index shift, bits of index, entry size).
-        let levels: [(shift: UInt64, bits: UInt64)]
+        // The chain of tables: the first level's index shift and width, then `step` bits a level.
+        let levelCount: Int
+        let firstShift: UInt64, firstBits: UInt64, step: UInt64
         var table: UInt64
         let entrySize: Int
         if s.isLongModeActive {
-            levels = [(39, 9), (30, 9), (21, 9), (12, 9)]
+            (levelCount, firstShift, firstBits, step) = (4, 39, 9, 9)
             table = s.cr3 & 0x000F_FFFF_FFFF_F000
             entrySize = 8
         } else if s.cr4 & ControlBits.cr4PhysicalAddressExtension != 0 {
-            levels = [(30, 2), (21, 9), (12, 9)]
+            (levelCount, firstShift, firstBits, step) = (3, 30, 2, 9)
             table = s.cr3 & 0xFFFF_FFE0
             entrySize = 8
         } else {
-            levels = [(22, 10), (12, 10)]
+            (levelCount, firstShift, firstBits, step) = (2, 22, 10, 10)
             table = s.cr3 & 0xFFFF_F000
             entrySize = 4
         }
         let pae = entrySize == 8
         let legacyPDPT = pae && !s.isLongModeActive
         var writable = true, userAllowed = true, executable = true
-        var entries: [(address: UInt64, value: UInt64)] = []
-        for (depth, level) in levels.enumerated() {
-            let index = (linear >> level.shift) & ((1 << level.bits) - 1)
+        // The entries used so far (a fixed-size buffer: a TLB miss allocates nothing).
+        var entryAddresses = InlineArray<4, UInt64>(repeating: 0)
+        var entryValues = InlineArray<4, UInt64>(repeating: 0)
+        for depth in 0..<levelCount {
+            let shift = firstShift - UInt64(depth) * step
+            let bits = depth == 0 ? firstBits : step
+            let index = (linear >> shift) & ((1 << bits) - 1)
             let entryAddress = table + index * UInt64(entrySize)
             let entry = readPhysical(entryAddress, size: entrySize)
             guard entry & 1 != 0 else { throw pageFault() }
@@ -211,26 +216,27 @@ extension Interpreter {
                 userAllowed = userAllowed && entry & 4 != 0
                 if nxEnabled && entry >> 63 != 0 { executable = false }
             }
-            entries.append((entryAddress, entry))
-            let isLast = depth == levels.count - 1
+            entryAddresses[depth] = entryAddress
+            entryValues[depth] = entry
+            let isLast = depth == levelCount - 1
             // A large page: PS at the PDPT (1 GiB, long mode) or the PD (2 MiB or 4 MiB).
-            let largePageLevel = level.shift == 30 && s.isLongModeActive || level.shift == 21 || (level.shift == 22 && s.cr4 & (1 << 4) != 0)
+            let largePageLevel = shift == 30 && s.isLongModeActive || shift == 21 || (shift == 22 && s.cr4 & (1 << 4) != 0)
             if isLast || (largePageLevel && entry & 0x80 != 0) {
                 errorCode |= Self.pfPresent
                 if write && !writable && (user || writeProtect) { throw pageFault() }
                 if user && !userAllowed { throw pageFault() }
                 if fetch && !executable { throw pageFault() }
                 // Accessed bits on every level, dirty on the final entry for writes.
-                for (position, item) in entries.enumerated() where !(legacyPDPT && position == 0) {
-                    var updated = item.value | 0x20
-                    if write && position == entries.count - 1 { updated |= 0x40 }
-                    if updated != item.value {
-                        try? memory.writeLittleEndian(item.address, size: entrySize, updated)
-                        if codeCache.isCodePage(item.address) { codeWritten(item.address) }
+                for position in 0...depth where !(legacyPDPT && position == 0) {
+                    var updated = entryValues[position] | 0x20
+                    if write && position == depth { updated |= 0x40 }
+                    if updated != entryValues[position] {
+                        try? memory.writeLittleEndian(entryAddresses[position], size: entrySize, updated)
+                        if codeCache.isCodePage(entryAddresses[position]) { codeWritten(entryAddresses[position]) }
                     }
                 }
-                let pageMask: UInt64 = (1 << level.shift) - 1
-                let dirty = write || entries[entries.count - 1].value & 0x40 != 0
+                let pageMask: UInt64 = (1 << shift) - 1
+                let dirty = write || entry & 0x40 != 0
                 var frame: UInt64
                 if isLast {
                     frame = entry & (pae ? 0x000F_FFFF_FFFF_F000 : 0xFFFF_F000)
