@@ -1,6 +1,7 @@
 import ArgumentParser
 import Boot
 import DemoGuests
+import Machine
 import VMCore
 
 struct DemoCommand: ParsableCommand {
@@ -36,6 +37,11 @@ struct DemoCommand: ParsableCommand {
         for demo in DemoGuest.all {
             printToStderr("== demo \(demo.name): \(demo.summary)")
             let status = try runDemo(demo)
+            // Ctrl-C (or SIGTERM) stops the whole demo run, not only the guest it landed in.
+            if status == ExitStatus.interrupted && demo.expectedStatus != ExitStatus.interrupted {
+                printToStderr("vmm: demos after \(demo.name) not run")
+                throw ExitCode(status)
+            }
             if status != demo.expectedStatus { failures.append("\(demo.name) (status \(status), expected \(demo.expectedStatus))") }
         }
         if failures.isEmpty {
