@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(
             name: "MachineTests",
             dependencies: ["Machine", "DemoGuests", "Boot", "VMCore", "KVM", "TestSupport"]),
-        .testTarget(name: "X86EmulatorTests", dependencies: ["X86Emulator", "Boot", "VMCore", "TestSupport"]),
+        .testTarget(name: "X86EmulatorTests", dependencies: ["X86Emulator", "Boot", "VMCore", "TestSupport", "Machine"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "DemoGuests"]),
     ],
     swiftLanguageModes: [.v6]
