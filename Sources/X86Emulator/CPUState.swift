@@ -112,3 +112,23 @@ extension CPUState {
         rflags = r.rflags | 2  // bit 1 is always set
     }
 }
+
+extension UnsafeMutablePointer where Pointee == CPUState {
+    /// 32-bit protected (or compatibility-mode) code whose CS, DS, ES and SS are flat: base 0,
+    /// 4 GiB limit, usable, 32-bit, data writable and expanding up. Such code addresses memory
+    /// as linear = offset, which the decoded-block path relies on; anything else takes the byte
+    /// interpreter, which does full segmentation. (On the pointer: a property of CPUState would
+    /// copy the whole state to read a few fields.)
+    var isFlat32: Bool {
+        guard
+            pointee.cr0 & ControlBits.cr0ProtectionEnable != 0 && pointee.storedFlags & CPUState.vm == 0 && !pointee.segments.1.long
+                && pointee.segments.1.defaultSize32 && pointee.segments.2.defaultSize32
+        else { return false }
+        func flat(_ segment: Segment, code: Bool) -> Bool {
+            let expandsUp = code ? segment.type & 8 != 0 : segment.type & 0xE == 0x2  // code; or data, writable, not expand-down
+            return segment.base == 0 && segment.limit == 0xFFFF_FFFF && !segment.unusable && segment.isCodeOrData && expandsUp
+        }
+        return flat(pointee.segments.1, code: true) && flat(pointee.segments.3, code: false) && flat(pointee.segments.0, code: false)
+            && flat(pointee.segments.2, code: false)
+    }
+}

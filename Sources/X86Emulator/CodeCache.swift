@@ -2,7 +2,7 @@ import VMCore
 
 /// A run of decoded instructions starting at one physical address, within one page.
 struct CodeBlock {
-    /// Physical address of the first instruction + 1; 0 marks an empty slot.
+    /// `CodeCache.tag(...)` of the first instruction; 0 marks an empty slot.
     var tag: UInt64 = 0
     /// Index of the first instruction in the arena.
     var first: UInt32 = 0
@@ -12,7 +12,7 @@ struct CodeBlock {
     var instructions: UInt16 = 0
 }
 
-/// Decoded blocks of 64-bit code, keyed by physical address (so two mappings of one page share
+/// Decoded blocks of 64-bit and flat 32-bit code, keyed by physical address (so two mappings of one page share
 /// them, and a write through any mapping finds them). Everything lives in memory allocated once:
 /// a direct-mapped block table, an arena of decoded instructions, and one byte per RAM page
 /// saying whether blocks were decoded from it.
@@ -56,6 +56,15 @@ struct CodeCache {
         Int(truncatingIfNeeded: physical ^ (physical >> 11)) & (blockSlots - 1)
     }
 
+    /// Blocks decoded as flat 32-bit code carry this bit in their tag, so the same bytes decoded
+    /// for the other mode are a different block.
+    static let legacyTagBit: UInt64 = 1 << 62
+
+    /// The tag of the block at `physical` decoded for 64-bit or flat 32-bit code.
+    @inline(__always) static func tag(_ physical: UInt64, legacy: Bool) -> UInt64 {
+        (physical &+ 1) | (legacy ? legacyTagBit : 0)
+    }
+
     /// Drops every block (the arena is reused from the start).
     func flushAll() {
         for index in 0..<Self.blockSlots { blocks[index].tag = 0 }
@@ -71,7 +80,7 @@ struct CodeCache {
     /// Drops the blocks decoded from the page holding `physical`.
     func invalidate(page physical: UInt64) {
         let page = physical >> 12
-        for index in 0..<Self.blockSlots where blocks[index].tag != 0 && (blocks[index].tag &- 1) >> 12 == page {
+        for index in 0..<Self.blockSlots where blocks[index].tag != 0 && ((blocks[index].tag & ~Self.legacyTagBit) &- 1) >> 12 == page {
             blocks[index].tag = 0
         }
         if page < UInt64(ramPageCount) { codePages[Int(page)] = 0 }

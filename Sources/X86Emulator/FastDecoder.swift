@@ -1,21 +1,25 @@
-/// Decodes the common instructions of 64-bit code into `DecodedInstruction`s. Pure: bytes in, a
-/// decoded instruction out. Whatever it does not handle (other prefixes, system instructions,
-/// bytes running past `available`) comes back as `.slow` and runs on the full interpreter, which
-/// raises the right fault for it; so this decoder only has to be exact for what it accepts.
+/// Decodes the common instructions of 64-bit code, or of flat 32-bit code (`legacy32`), into
+/// `DecodedInstruction`s. Pure: bytes in, a decoded instruction out. Whatever it does not handle
+/// (other prefixes, system instructions, 16-bit addressing, bytes running past `available`)
+/// comes back as `.slow` and runs on the full interpreter, which raises the right fault for it;
+/// so this decoder only has to be exact for what it accepts.
 struct FastDecoder {
     let bytes: UnsafeRawPointer
     /// Bytes readable from `bytes` (to the end of the code page).
     let available: Int
+    /// 32-bit code: no REX (0x40-0x4F are INC/DEC), 32-bit stack, no RIP-relative addressing.
+    let legacy32: Bool
     private var cursor = 0
     private var overrun = false
 
-    init(bytes: UnsafeRawPointer, available: Int) {
+    init(bytes: UnsafeRawPointer, available: Int, legacy32: Bool) {
         self.bytes = bytes
         self.available = min(available, 15)  // instructions are at most 15 bytes (SDM vol. 2, 2.3.11)
+        self.legacy32 = legacy32
     }
 
-    static func decode(_ bytes: UnsafeRawPointer, available: Int) -> DecodedInstruction {
-        var decoder = FastDecoder(bytes: bytes, available: available)
+    static func decode(_ bytes: UnsafeRawPointer, available: Int, legacy32: Bool = false) -> DecodedInstruction {
+        var decoder = FastDecoder(bytes: bytes, available: available, legacy32: legacy32)
         var instruction = decoder.decodeInstruction()
         if decoder.overrun { instruction = DecodedInstruction() }
         instruction.length = UInt8(decoder.cursor)
@@ -124,7 +128,7 @@ struct FastDecoder {
             if opcode == 0x66 {
                 operandSizePrefix = true
                 rex = 0
-            } else if opcode & 0xF0 == 0x40 {
+            } else if opcode & 0xF0 == 0x40 && !legacy32 {
                 rex = opcode  // REX counts only directly before the opcode
             } else {
                 break
@@ -155,18 +159,22 @@ struct FastDecoder {
                 d.rm = 0
                 d.immediate = nextSigned(min(Int(d.size), 4))
             }
+        case 0x40...0x4F:  // INC/DEC r (32-bit code only: in 64-bit code these are REX)
+            d.operation = opcode < 0x48 ? .increment : .decrement
+            d.rm = opcode & 7
         case 0x50...0x57, 0x58...0x5F:
             guard !operandSizePrefix else { return DecodedInstruction() }
             d.operation = opcode < 0x58 ? .pushRegister : .popRegister
             d.reg = (opcode & 7) + rexB
-            d.size = 8
+            d.size = legacy32 ? 4 : 8
         case 0x63:
+            guard !legacy32 else { return DecodedInstruction() }  // ARPL outside 64-bit mode
             d.operation = .signExtend32
             decodeModRM(&d, rex)
         case 0x68, 0x6A:
             guard !operandSizePrefix else { return DecodedInstruction() }
             d.operation = .pushImmediate
-            d.size = 8
+            d.size = legacy32 ? 4 : 8
             d.immediate = nextSigned(opcode == 0x6A ? 1 : 4)
         case 0x69, 0x6B:
             d.operation = .multiplyRegisterOperandImmediate
@@ -332,7 +340,7 @@ struct FastDecoder {
                 d.stackSegment = base == 4 || base == 5
             }
         } else if rm == 5 && mod == 0 {
-            d.base = DecodedInstruction.ripBase
+            d.base = legacy32 ? DecodedInstruction.noRegister : DecodedInstruction.ripBase  // [disp32] in 32-bit code
             displacement = nextSigned(4)
         } else {
             d.base = rm + rexB

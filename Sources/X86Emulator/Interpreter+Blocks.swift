@@ -1,26 +1,25 @@
 import VMCore
 
-/// Finding, building and running blocks of decoded 64-bit code.
+/// Finding, building and running blocks of decoded 64-bit and flat 32-bit code.
 extension Interpreter {
     /// Runs decoded blocks from RIP until `retired` reaches `limit`, the code leaves its page, or
     /// a block ends in an instruction for the full interpreter; or runs one instruction on the
-    /// full interpreter when the code is not 64-bit, not on a cached RAM page, or not yet
-    /// translated. Adds the instructions completed to `retired`.
+    /// full interpreter when the code is neither 64-bit nor flat 32-bit, not on a cached RAM
+    /// page, or not yet translated. Adds the instructions completed to `retired`.
     ///
     /// This is the hot path: `scripts/check-hot-path` checks over the disassembly that it and
     /// everything it calls (up to the byte interpreter and the TLB-miss paths) call nothing in
     /// the Swift runtime: no allocation, reference counting, exclusivity checks or generics.
     @inline(never)
     func runBlocks(_ retired: inout UInt64, limit: UInt64) throws(Interruption) {
-        // Fields copied out of `self`, which arrives by address: otherwise every guest store
-        // (through pointers that might alias it, as far as the compiler knows) reloads them.
-        let state = self.state, tlb = self.tlb, codeCache = self.codeCache
-        guard state.pointee.is64BitMode else {
+        let state = self.state, tlb = self.tlb
+        let long = state.pointee.is64BitMode
+        guard long || state.isFlat32 else {
             try step()
             retired &+= 1
             return
         }
-        var rip = state.pointee.rip
+        let rip = state.pointee.rip
         let page = rip >> 12
         let entry = tlb.entries[TLB.index(page)]
         guard entry.tag == page &+ 1 && entry.hostRead != 0 && entry.executable && (entry.userAllowed || state.pointee.segments.1.dpl != 3) else {
@@ -28,9 +27,34 @@ extension Interpreter {
             retired &+= 1
             return
         }
+        // One specialized copy of the block loop per kind of code.
+        if long {
+            try runChain(&retired, limit: limit, from: rip, page: entry, mode: LongModeCode.self)
+        } else {
+            try runChain(&retired, limit: limit, from: rip, page: entry, mode: FlatProtectedModeCode.self)
+        }
+    }
+
+    /// The block loop of `runBlocks` for one kind of code. Generic so that the compiler makes
+    /// a copy per mode with `legacy` a constant (its tests fold away), each a function of its
+    /// own (one loop with both would be twice the size, and slower).
+    @inline(never)
+    func runChain<Mode: CodeMode>(
+        _ retired: inout UInt64, limit: UInt64, from start: UInt64, page entry: TLBEntry, mode: Mode.Type
+    ) throws(Interruption) {
+        let legacy = Mode.legacy32
+        // Fields copied out of `self`, which arrives by address: otherwise every guest store
+        // (through pointers that might alias it, as far as the compiler knows) reloads them.
+        let state = self.state, codeCache = self.codeCache
+        // 32-bit code's EIP wraps at 4 GiB: RIP is masked where it leaves the loop (inside, it
+        // stays on one page below 4 GiB; a jump that wrapped leaves the page, so the loop).
+        let ipMask: UInt64 = legacy ? 0xFFFF_FFFF : .max
+        var rip = start
+        let page = rip >> 12
         // Within one linear page the translation cannot change without a TLB flush, and
         // everything that flushes (MOV CR3, INVLPG...) runs on the full interpreter and ends the
-        // chain: so the next block on this page is found from its offset alone.
+        // chain: so the next block on this page is found from its offset alone. Likewise the
+        // mode and the segments change only on the full interpreter.
         let pagePhysical = entry.physicalPage
         state.pointee.stopBlock = false
         var block = CodeBlock()
@@ -42,8 +66,8 @@ extension Interpreter {
                 let physical = pagePhysical | (rip & 0xFFF)
                 let slot = CodeCache.slot(physical)
                 block = codeCache.blocks[slot]
-                if block.tag != physical &+ 1 {
-                    block = buildBlock(physical, host: entry.hostRead, offset: Int(rip & 0xFFF))
+                if block.tag != CodeCache.tag(physical, legacy: legacy) {
+                    block = buildBlock(physical, host: entry.hostRead, offset: Int(rip & 0xFFF), legacy: legacy)
                     codeCache.blocks[slot] = block
                 }
                 blockRIP = rip
@@ -55,7 +79,7 @@ extension Interpreter {
             var current = rip
             do {
                 repeat {
-                    current = try executeDecoded(instruction, rip: current)
+                    current = try executeDecoded(instruction, rip: current, legacy: legacy)
                     instruction += 1
                 } while instruction < end && !state.pointee.stopBlock
             } catch {
@@ -65,7 +89,7 @@ extension Interpreter {
                     // write lets it complete, as a KVM exit does. (The byte interpreter does
                     // both itself.)
                     if case .stop = error { current &+= UInt64(instruction.pointee.length) }
-                    state.pointee.rip = current
+                    state.pointee.rip = current & ipMask
                 }
                 throw error
             }
@@ -77,7 +101,7 @@ extension Interpreter {
             }
             rip = current
             guard rip >> 12 == page && retired < limit && !state.pointee.stopBlock else {
-                state.pointee.rip = rip
+                state.pointee.rip = rip & ipMask
                 return
             }
         }
@@ -85,7 +109,7 @@ extension Interpreter {
 
     /// Decodes the block starting at `physical` (host page `host`, byte `offset`) into the arena.
     @inline(never)
-    func buildBlock(_ physical: UInt64, host: UInt, offset start: Int) -> CodeBlock {
+    func buildBlock(_ physical: UInt64, host: UInt, offset start: Int, legacy: Bool) -> CodeBlock {
         if codeCache.arenaUsed.pointee + CodeCache.maximumBlockLength > CodeCache.arenaCapacity { codeCache.flushAll() }
         markCodePage(physical)
         let first = codeCache.arenaUsed.pointee
@@ -94,7 +118,7 @@ extension Interpreter {
         var count = 0
         var instructions = 0
         while count < CodeCache.maximumBlockLength && offset < 0x1000 {
-            let decoded = FastDecoder.decode(page + offset, available: 0x1000 - offset)
+            let decoded = FastDecoder.decode(page + offset, available: 0x1000 - offset, legacy32: legacy)
             instructions += 1
             if count > 0, let fused = FastDecoder.fuse(codeCache.arena[first + count - 1], decoded) {
                 codeCache.arena[first + count - 1] = fused
@@ -106,7 +130,8 @@ extension Interpreter {
             offset += Int(decoded.length)
         }
         codeCache.arenaUsed.pointee = first + count
-        return CodeBlock(tag: physical &+ 1, first: UInt32(first), count: UInt16(count), instructions: UInt16(instructions))
+        return CodeBlock(
+            tag: CodeCache.tag(physical, legacy: legacy), first: UInt32(first), count: UInt16(count), instructions: UInt16(instructions))
     }
 
     /// Marks a page as holding decoded code and takes away the TLB's direct write pointers to it,
@@ -126,4 +151,18 @@ extension Interpreter {
         codeCache.invalidate(page: physical)
         state.pointee.stopBlock = true
     }
+}
+
+/// The kinds of code the decoded-block path runs.
+protocol CodeMode {
+    /// Flat 32-bit code (else 64-bit).
+    static var legacy32: Bool { get }
+}
+
+enum LongModeCode: CodeMode {
+    static var legacy32: Bool { false }
+}
+
+enum FlatProtectedModeCode: CodeMode {
+    static var legacy32: Bool { true }
 }

@@ -3,9 +3,11 @@ import VMCore
 /// Executing decoded 64-bit instructions. Same semantics as the byte interpreter (they share the
 /// flag, shift and multiply helpers); faults leave RIP at the instruction.
 extension Interpreter {
-    /// Executes `d`, which starts at `rip`; returns the RIP of the next instruction.
+    /// Executes `d`, which starts at `rip`; returns the RIP of the next instruction. `legacy` is a
+    /// constant in each of the two copies of the block loop (64-bit, flat 32-bit code), so its
+    /// tests fold away; for 32-bit code the caller masks RIP to 32 bits where it leaves the loop.
     @inline(__always)
-    func executeDecoded(_ d: UnsafePointer<DecodedInstruction>, rip: UInt64) throws(Interruption) -> UInt64 {
+    func executeDecoded(_ d: UnsafePointer<DecodedInstruction>, rip: UInt64, legacy: Bool) throws(Interruption) -> UInt64 {
         let next = rip &+ UInt64(d.pointee.length)
         let size = Int(d.pointee.size)
         let rex = d.pointee.hasREX
@@ -55,17 +57,17 @@ extension Interpreter {
             let rm = Int(d.pointee.rm)
             gpr[rm] = incrementOrDecrement(gpr[rm], decrement: d.pointee.operation == .decrementRegister, size: size)
         case .moveRegisterFromOperand:
-            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: size, next: next))
+            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: size, next: next, legacy: legacy))
         case .moveOperandFromRegister:
-            try writeOperand(d, size: size, next: next, readRegister(reg, size: size, rex: rex))
+            try writeOperand(d, size: size, next: next, legacy: legacy, readRegister(reg, size: size, rex: rex))
         case .moveOperandFromImmediate:
-            try writeOperand(d, size: size, next: next, d.pointee.immediate)
+            try writeOperand(d, size: size, next: next, legacy: legacy, d.pointee.immediate)
         case .moveRegisterFromImmediate:
             writeRegister(reg, size: size, rex: rex, d.pointee.immediate)
         case .aluOperandRegister:
             let operation = d.pointee.subop
             if d.pointee.isMemory {
-                let linear = try linearOperand(d, next: next)
+                let linear = try linearOperand(d, next: next, size: size, legacy: legacy)
                 let result = fastALU(operation, try readLinear(linear, size: size), readRegister(reg, size: size, rex: rex), size: size)
                 if operation != 7 { try writeLinear(linear, size: size, result) }
             } else {
@@ -75,12 +77,13 @@ extension Interpreter {
             }
         case .aluRegisterOperand:
             let operation = d.pointee.subop
-            let result = fastALU(operation, readRegister(reg, size: size, rex: rex), try readOperand(d, size: size, next: next), size: size)
+            let source = try readOperand(d, size: size, next: next, legacy: legacy)
+            let result = fastALU(operation, readRegister(reg, size: size, rex: rex), source, size: size)
             if operation != 7 { writeRegister(reg, size: size, rex: rex, result) }
         case .aluOperandImmediate:
             let operation = d.pointee.subop
             if d.pointee.isMemory {
-                let linear = try linearOperand(d, next: next)
+                let linear = try linearOperand(d, next: next, size: size, legacy: legacy)
                 let result = fastALU(operation, try readLinear(linear, size: size), d.pointee.immediate, size: size)
                 if operation != 7 { try writeLinear(linear, size: size, result) }
             } else {
@@ -89,11 +92,11 @@ extension Interpreter {
                 if operation != 7 { writeRegister(rm, size: size, rex: rex, result) }
             }
         case .testOperandRegister:
-            _ = fastALU(4, try readOperand(d, size: size, next: next), readRegister(reg, size: size, rex: rex), size: size)
+            _ = fastALU(4, try readOperand(d, size: size, next: next, legacy: legacy), readRegister(reg, size: size, rex: rex), size: size)
         case .testOperandImmediate:
-            _ = fastALU(4, try readOperand(d, size: size, next: next), d.pointee.immediate, size: size)
+            _ = fastALU(4, try readOperand(d, size: size, next: next, legacy: legacy), d.pointee.immediate, size: size)
         case .increment, .decrement:
-            let linear = d.pointee.isMemory ? try linearOperand(d, next: next) : 0
+            let linear = d.pointee.isMemory ? try linearOperand(d, next: next, size: size, legacy: legacy) : 0
             let value = d.pointee.isMemory ? try readLinear(linear, size: size) : readRegister(Int(d.pointee.rm), size: size, rex: rex)
             let result = incrementOrDecrement(value, decrement: d.pointee.operation == .decrement, size: size)
             if d.pointee.isMemory {
@@ -102,69 +105,65 @@ extension Interpreter {
                 writeRegister(Int(d.pointee.rm), size: size, rex: rex, result)
             }
         case .not:
-            try modifyOperand(d, size: size, next: next) { value in ~value }
+            try modifyOperand(d, size: size, next: next, legacy: legacy) { value in ~value }
         case .negate:
             // NEG is 0 - value: its CF (value != 0) is SUB's borrow.
-            try modifyOperand(d, size: size, next: next) { value in fastALU(5, 0, value, size: size) }
+            try modifyOperand(d, size: size, next: next, legacy: legacy) { value in fastALU(5, 0, value, size: size) }
         case .loadEffectiveAddress:
-            writeRegister(reg, size: size, rex: rex, effectiveAddress(d, next: next))
+            writeRegister(reg, size: size, rex: rex, effectiveAddress(d, next: next, legacy: legacy))
         case .jumpIf:
             return fastCondition(d.pointee.subop) ? next &+ d.pointee.immediate : next
         case .jump:
             return next &+ d.pointee.immediate
         case .call:
-            try push64(next)
+            try push(next, legacy: legacy)
             return next &+ d.pointee.immediate
         case .ret:
-            let rsp = gpr[4]
-            let target = try readLinear(try canonicalStack(rsp), size: 8)
-            gpr[4] = rsp &+ 8
-            return target
+            return try pop(legacy: legacy)
         case .pushRegister:
-            try push64(gpr[reg])
+            try push(gpr[reg], legacy: legacy)
         case .popRegister:
-            let rsp = gpr[4]
-            let value = try readLinear(try canonicalStack(rsp), size: 8)
-            gpr[4] = rsp &+ 8
+            let value = try pop(legacy: legacy)
             gpr[reg] = value  // POP RSP: the loaded value wins
         case .pushImmediate:
-            try push64(d.pointee.immediate)
+            try push(d.pointee.immediate, legacy: legacy)
         case .zeroExtend8:
-            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: 1, next: next))
+            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: 1, next: next, legacy: legacy))
         case .zeroExtend16:
-            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: 2, next: next))
+            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: 2, next: next, legacy: legacy))
         case .signExtend8:
-            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 1, next: next), from: 1))
+            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 1, next: next, legacy: legacy), from: 1))
         case .signExtend16:
-            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 2, next: next), from: 2))
+            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 2, next: next, legacy: legacy), from: 2))
         case .signExtend32:
-            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 4, next: next), from: 4))
+            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 4, next: next, legacy: legacy), from: 4))
         case .shiftByImmediate:
             let count = d.pointee.immediate
             let operation = Int(d.pointee.subop)
-            try modifyOperand(d, size: size, next: next) { value in shift(operation, value, count: count, size: size) }
+            try modifyOperand(d, size: size, next: next, legacy: legacy) { value in shift(operation, value, count: count, size: size) }
         case .shiftByCL:
             let count = gpr[1] & 0xFF
             let operation = Int(d.pointee.subop)
-            try modifyOperand(d, size: size, next: next) { value in shift(operation, value, count: count, size: size) }
+            try modifyOperand(d, size: size, next: next, legacy: legacy) { value in shift(operation, value, count: count, size: size) }
         case .multiplyRegisterOperand:
             let a = readRegister(reg, size: size, rex: rex)
-            writeRegister(reg, size: size, rex: rex, signedMultiply(a, try readOperand(d, size: size, next: next), size: size))
+            writeRegister(reg, size: size, rex: rex, signedMultiply(a, try readOperand(d, size: size, next: next, legacy: legacy), size: size))
         case .multiplyRegisterOperandImmediate:
-            writeRegister(reg, size: size, rex: rex, signedMultiply(try readOperand(d, size: size, next: next), d.pointee.immediate, size: size))
+            let value = try readOperand(d, size: size, next: next, legacy: legacy)
+            writeRegister(reg, size: size, rex: rex, signedMultiply(value, d.pointee.immediate, size: size))
         case .multiplyAccumulator:
-            try multiplyAccumulator(try readOperand(d, size: size, next: next), signed: d.pointee.subop == 5, size: size)
+            try multiplyAccumulator(try readOperand(d, size: size, next: next, legacy: legacy), signed: d.pointee.subop == 5, size: size)
         case .divideAccumulator:
-            try divideAccumulator(try readOperand(d, size: size, next: next), signed: d.pointee.subop == 7, size: size)
+            try divideAccumulator(try readOperand(d, size: size, next: next, legacy: legacy), signed: d.pointee.subop == 7, size: size)
         case .conditionalMove:
-            let value = try readOperand(d, size: size, next: next)  // read (and fault) even when false
+            let value = try readOperand(d, size: size, next: next, legacy: legacy)  // read (and fault) even when false
             if fastCondition(d.pointee.subop) {
                 writeRegister(reg, size: size, rex: rex, value)
             } else {
                 writeRegister(reg, size: size, rex: rex, readRegister(reg, size: size, rex: rex))  // zero-extends
             }
         case .setIf:
-            try writeOperand(d, size: 1, next: next, fastCondition(d.pointee.subop) ? 1 : 0)
+            try writeOperand(d, size: 1, next: next, legacy: legacy, fastCondition(d.pointee.subop) ? 1 : 0)
         case .signExtendAccumulator:
             writeRegister(0, size: size, rex: true, signExtend(readRegister(0, size: size / 2, rex: true), from: size / 2))
         case .signExtendIntoDX:
@@ -176,22 +175,30 @@ extension Interpreter {
 
     // MARK: - Operands
 
-    /// The offset of a memory operand: base + index << scale + displacement (64-bit addressing).
+    /// The offset of a memory operand: base + index << scale + displacement, in 64-bit
+    /// addressing, or wrapped to 32 bits in 32-bit code.
     @_transparent
-    func effectiveAddress(_ d: UnsafePointer<DecodedInstruction>, next: UInt64) -> UInt64 {
+    func effectiveAddress(_ d: UnsafePointer<DecodedInstruction>, next: UInt64, legacy: Bool) -> UInt64 {
         var address = UInt64(bitPattern: Int64(d.pointee.displacement))
         let base = d.pointee.base
         if base != DecodedInstruction.noRegister { address &+= base == DecodedInstruction.ripBase ? next : gpr[Int(base)] }
         let index = d.pointee.index
         if index != DecodedInstruction.noRegister { address &+= gpr[Int(index)] &<< UInt64(d.pointee.scale) }
-        return address
+        return legacy ? address & 0xFFFF_FFFF : address
     }
 
-    /// The linear address of a memory operand: in 64-bit mode the offset itself (DS, ES and SS
-    /// have no base), which must be canonical.
+    /// The linear address of a memory operand of `size` bytes. 64-bit code: the offset itself
+    /// (DS, ES and SS have no base), which must be canonical. Flat 32-bit code: the offset too
+    /// (base 0), which must not run past the 4 GiB limit.
     @_transparent
-    func linearOperand(_ d: UnsafePointer<DecodedInstruction>, next: UInt64) throws(Interruption) -> UInt64 {
-        let address = effectiveAddress(d, next: next)
+    func linearOperand(_ d: UnsafePointer<DecodedInstruction>, next: UInt64, size: Int, legacy: Bool) throws(Interruption) -> UInt64 {
+        let address = effectiveAddress(d, next: next, legacy: legacy)
+        if legacy {
+            guard address &+ UInt64(size &- 1) <= 0xFFFF_FFFF else {
+                throw .fault(d.pointee.stackSegment ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp())
+            }
+            return address
+        }
         let high = address >> 47
         guard high == 0 || high == 0x1FFFF else {
             throw .fault(d.pointee.stackSegment ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp())
@@ -200,15 +207,17 @@ extension Interpreter {
     }
 
     @_transparent
-    func readOperand(_ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64) throws(Interruption) -> UInt64 {
-        if d.pointee.isMemory { return try readLinear(try linearOperand(d, next: next), size: size) }
+    func readOperand(_ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, legacy: Bool) throws(Interruption) -> UInt64 {
+        if d.pointee.isMemory { return try readLinear(try linearOperand(d, next: next, size: size, legacy: legacy), size: size) }
         return readRegister(Int(d.pointee.rm), size: size, rex: d.pointee.hasREX)
     }
 
     @_transparent
-    func writeOperand(_ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, _ value: UInt64) throws(Interruption) {
+    func writeOperand(
+        _ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, legacy: Bool, _ value: UInt64
+    ) throws(Interruption) {
         if d.pointee.isMemory {
-            try writeLinear(try linearOperand(d, next: next), size: size, value)
+            try writeLinear(try linearOperand(d, next: next, size: size, legacy: legacy), size: size, value)
         } else {
             writeRegister(Int(d.pointee.rm), size: size, rex: d.pointee.hasREX, value)
         }
@@ -217,10 +226,10 @@ extension Interpreter {
     /// Read-modify-write of the ModRM operand, translating a memory operand's address once.
     @_transparent
     func modifyOperand(
-        _ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, _ change: (UInt64) -> UInt64
+        _ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, legacy: Bool, _ change: (UInt64) -> UInt64
     ) throws(Interruption) {
         if d.pointee.isMemory {
-            let linear = try linearOperand(d, next: next)
+            let linear = try linearOperand(d, next: next, size: size, legacy: legacy)
             try writeLinear(linear, size: size, change(try readLinear(linear, size: size)))
         } else {
             let rm = Int(d.pointee.rm)
@@ -228,18 +237,40 @@ extension Interpreter {
         }
     }
 
+    /// PUSH of 8 bytes on the 64-bit stack (a canonical RSP), or of 4 on the flat 32-bit stack
+    /// (ESP wraps at 32 bits; the access must not run past the limit).
     @_transparent
-    func canonicalStack(_ address: UInt64) throws(Interruption) -> UInt64 {
-        let high = address >> 47
+    func push(_ value: UInt64, legacy: Bool) throws(Interruption) {
+        if legacy {
+            let esp = (gpr[4] &- 4) & 0xFFFF_FFFF
+            guard esp <= 0xFFFF_FFFC else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
+            try writeLinear(esp, size: 4, value)
+            gpr[4] = esp
+            return
+        }
+        let rsp = gpr[4] &- 8
+        let high = rsp >> 47
         guard high == 0 || high == 0x1FFFF else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
-        return address
+        try writeLinear(rsp, size: 8, value)
+        gpr[4] = rsp
     }
 
+    /// POP (or RET's target) from the 64-bit or the flat 32-bit stack.
     @_transparent
-    func push64(_ value: UInt64) throws(Interruption) {
-        let rsp = gpr[4] &- 8
-        try writeLinear(try canonicalStack(rsp), size: 8, value)
-        gpr[4] = rsp
+    func pop(legacy: Bool) throws(Interruption) -> UInt64 {
+        if legacy {
+            let esp = gpr[4] & 0xFFFF_FFFF
+            guard esp <= 0xFFFF_FFFC else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
+            let value = try readLinear(esp, size: 4)
+            gpr[4] = (esp &+ 4) & 0xFFFF_FFFF
+            return value
+        }
+        let rsp = gpr[4]
+        let high = rsp >> 47
+        guard high == 0 || high == 0x1FFFF else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
+        let value = try readLinear(rsp, size: 8)
+        gpr[4] = rsp &+ 8
+        return value
     }
 
     /// `operation` (a constant at each call) on a 32- or 64-bit destination register `rm`.

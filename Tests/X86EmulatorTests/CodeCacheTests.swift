@@ -22,6 +22,24 @@ import VMCore
         #expect(run.statistics.instructions == 16)  // mov, then 3 x 5; the HLT stopped the run
     }
 
+    @Test func flat32BitCodeThatPatchesItselfRunsThePatchedBytes() throws {
+        // The same loop as 32-bit protected-mode code (decoded blocks for flat 32-bit code):
+        // absolute [disp32] addressing and the one-byte DEC.
+        let code: [UInt8] = [
+            0xB9, 0x03, 0x00, 0x00, 0x00,  // 0: mov ecx, 3
+            0xB8, 0x01, 0x00, 0x00, 0x00,  // 5: mov eax, 1 (immediate at 0x100006)
+            0x01, 0xC3,  // 10: add ebx, eax
+            0x80, 0x05, 0x06, 0x00, 0x10, 0x00, 0x02,  // 12: add byte [0x100006], 2
+            0x49,  // 19: dec ecx
+            0x75, 0xEF,  // 20: jnz 5
+            0xF4,  // 22: hlt
+        ]
+        let run = try emulate(code, mode: .protected) { _, registers, _ in registers.rbx = 0 }
+        #expect(run.stop == .halted(interruptsEnabled: false))
+        #expect(run.registers.rbx == 9)
+        #expect(run.statistics.instructions == 16)
+    }
+
     @Test func aWriteToTheNextInstructionInTheSameBlockIsSeen() throws {
         // The first instruction runs alone (it fills the TLB); the next two form one block.
         let code: [UInt8] = [

@@ -43,9 +43,13 @@ import VMCore
         UnsafeRawPointer(bitPattern: memory.region(containing: 0, length: Self.memorySize)!.hostAddress)!
     }
 
-    @Test func decodedInstructionsMatchTheByteInterpreter() throws {
+    /// In 64-bit code and in flat 32-bit protected-mode code (where 0x40-0x4F are INC/DEC, the
+    /// stack is 32-bit and [disp32] is absolute).
+    @Test(arguments: [CPUMode.long, .protected])
+    func decodedInstructionsMatchTheByteInterpreter(mode: CPUMode) throws {
+        let legacy = mode != .long
         var options = LoadOptions(memorySize: Self.memorySize)
-        options.mode = .long
+        options.mode = mode
         let plan = try ImageLoader.plan(image: [0xF4], options: options)
         let fast = try Engine(), slow = try Engine()
         var random = SplitMix64(seed: 20_261_125)  // the differential tester's generator
@@ -54,7 +58,7 @@ import VMCore
             // The instruction: optional 0x66, optional REX, an accepted opcode, 14 random bytes.
             var code: [UInt8] = []
             if random.next() % 4 == 0 { code.append(0x66) }
-            if random.next() % 2 == 0 { code.append(0x40 | UInt8(random.next() % 16)) }
+            if random.next() % 2 == 0 { code.append(0x40 | UInt8(random.next() % 16)) }  // REX, or INC/DEC in 32-bit code
             if random.next() % 5 == 0 {
                 code += [0x0F, Self.twoByte[Int(random.next() % UInt64(Self.twoByte.count))]]
             } else {
@@ -87,7 +91,10 @@ import VMCore
                 engine.cpu.tlb.flushAll()
                 engine.cpu.codeCache.flushAll()
             }
-            let decoded = try fast.memory.withBytes(at: registers.rip, count: 15) { FastDecoder.decode($0.baseAddress!, available: 15) }
+            #expect(fast.cpu.state.isFlat32 == legacy)
+            let decoded = try fast.memory.withBytes(at: registers.rip, count: 15) {
+                FastDecoder.decode($0.baseAddress!, available: 15, legacy32: legacy)
+            }
             guard decoded.operation != .slow else {
                 skipped += 1
                 continue
@@ -99,8 +106,10 @@ import VMCore
                 // The fetch that brought these bytes: it marks the code's page-table entries
                 // accessed, as the byte interpreter's fetch does.
                 _ = try fast.interpreter.translate(registers.rip, write: false, fetch: true)
-                let next = try withUnsafePointer(to: &decodedCopy) { try fast.interpreter.executeDecoded($0, rip: registers.rip) }
-                fast.cpu.state.pointee.rip = next
+                let next = try withUnsafePointer(to: &decodedCopy) {
+                    try fast.interpreter.executeDecoded($0, rip: registers.rip, legacy: legacy)
+                }
+                fast.cpu.state.pointee.rip = legacy ? next & 0xFFFF_FFFF : next  // as the block loop leaves it
                 fastResult = "completed"
             } catch {
                 fastResult = "\(error)"
@@ -125,7 +134,7 @@ import VMCore
             if outcomes[0] != outcomes[1] || !sameMemory { break }
             compared += 1
         }
-        print("fast path vs byte interpreter: \(compared) instructions compared, \(skipped) left to the byte interpreter by the fast decoder")
+        print("fast path vs byte interpreter (\(mode)): \(compared) instructions compared, \(skipped) left to the byte interpreter")
         #expect(compared > 1500)
     }
 }
