@@ -12,40 +12,53 @@ extension Interpreter {
     /// the Swift runtime: no allocation, reference counting, exclusivity checks or generics.
     @inline(never)
     func runBlocks(_ retired: inout UInt64, limit: UInt64) throws(Interruption) {
-        let state = self.state, tlb = self.tlb
-        let long = state.pointee.is64BitMode
-        guard long || state.isFlat32 else {
-            try step()
-            retired &+= 1
+        guard state.pointee.is64BitMode else {
+            if state.isFlat32 {
+                try runFlat32Blocks(&retired, limit: limit)
+            } else {
+                try step()
+                retired &+= 1
+            }
             return
         }
-        let rip = state.pointee.rip
-        let page = rip >> 12
-        let entry = tlb.entries[TLB.index(page)]
-        guard entry.tag == page &+ 1 && entry.hostRead != 0 && entry.executable && (entry.userAllowed || state.pointee.segments.1.dpl != 3) else {
+        guard let entry = cachedCodePage() else {
             try step()  // fills the TLB (or raises the fetch fault)
             retired &+= 1
             return
         }
-        // One specialized copy of the block loop per kind of code.
-        if long {
-            try runChain(&retired, limit: limit, from: rip, page: entry, mode: LongModeCode.self)
-        } else {
-            try runChain(&retired, limit: limit, from: rip, page: entry, mode: FlatProtectedModeCode.self)
-        }
+        try runChain(&retired, limit: limit, page: entry, legacy: false)
     }
 
-    /// The block loop of `runBlocks` for one kind of code. Generic so that the compiler makes
-    /// a copy per mode with `legacy` a constant (its tests fold away), each a function of its
-    /// own (one loop with both would be twice the size, and slower).
+    /// `runBlocks` for flat 32-bit code: the same loop, compiled separately with `legacy` set
+    /// (one function holding both loops was larger and slower).
     @inline(never)
-    func runChain<Mode: CodeMode>(
-        _ retired: inout UInt64, limit: UInt64, from start: UInt64, page entry: TLBEntry, mode: Mode.Type
-    ) throws(Interruption) {
-        let legacy = Mode.legacy32
+    func runFlat32Blocks(_ retired: inout UInt64, limit: UInt64) throws(Interruption) {
+        guard let entry = cachedCodePage() else {
+            try step()
+            retired &+= 1
+            return
+        }
+        try runChain(&retired, limit: limit, page: entry, legacy: true)
+    }
+
+    /// The TLB entry of RIP's page if it is cached RAM or ROM that the current privilege may
+    /// execute (CS has base 0 in both kinds of code the blocks run).
+    @_transparent
+    func cachedCodePage() -> TLBEntry? {
+        let page = state.pointee.rip >> 12
+        let entry = tlb.entries[TLB.index(page)]
+        guard entry.tag == page &+ 1 && entry.hostRead != 0 && entry.executable && (entry.userAllowed || state.pointee.segments.1.dpl != 3)
+        else { return nil }
+        return entry
+    }
+
+    /// The block loop of `runBlocks`, inlined into its two callers with `legacy` a constant.
+    @inline(__always)
+    func runChain(_ retired: inout UInt64, limit: UInt64, page entry: TLBEntry, legacy: Bool) throws(Interruption) {
         // Fields copied out of `self`, which arrives by address: otherwise every guest store
         // (through pointers that might alias it, as far as the compiler knows) reloads them.
         let state = self.state, codeCache = self.codeCache
+        let start = state.pointee.rip
         // 32-bit code's EIP wraps at 4 GiB: RIP is masked where it leaves the loop (inside, it
         // stays on one page below 4 GiB; a jump that wrapped leaves the page, so the loop).
         let ipMask: UInt64 = legacy ? 0xFFFF_FFFF : .max
@@ -151,18 +164,4 @@ extension Interpreter {
         codeCache.invalidate(page: physical)
         state.pointee.stopBlock = true
     }
-}
-
-/// The kinds of code the decoded-block path runs.
-protocol CodeMode {
-    /// Flat 32-bit code (else 64-bit).
-    static var legacy32: Bool { get }
-}
-
-enum LongModeCode: CodeMode {
-    static var legacy32: Bool { false }
-}
-
-enum FlatProtectedModeCode: CodeMode {
-    static var legacy32: Bool { true }
 }
