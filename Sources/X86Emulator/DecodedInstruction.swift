@@ -33,8 +33,8 @@ enum FastOperation: UInt8 {
     case signExtendAccumulator, signExtendIntoDX
 }
 
-/// One instruction decoded for the 64-bit fast path: 24 bytes, no references, stored in a
-/// preallocated arena so executing it reads plain memory.
+/// One instruction decoded for the fast path (64-bit code, or flat 32-bit code): 32 bytes, no
+/// references, stored in a preallocated arena so executing it reads plain memory.
 struct DecodedInstruction {
     static let noRegister: UInt8 = 0xFF
     /// `base` value for RIP-relative operands.
@@ -60,6 +60,9 @@ struct DecodedInstruction {
     var stackSegment = false
     var displacement: Int32 = 0
     var immediate: UInt64 = 0
+    /// `size` as a mask, for the register-only forms (computing it in every handler cost more
+    /// than the load).
+    var mask: UInt64 = 0xFFFF_FFFF
 
     /// Whether the block must end after this instruction.
     var endsBlock: Bool {

@@ -24,6 +24,7 @@ struct FastDecoder {
         if decoder.overrun { instruction = DecodedInstruction() }
         instruction.length = UInt8(decoder.cursor)
         specialize(&instruction)
+        instruction.mask = X86Emulator.mask(Int(instruction.size))
         return instruction
     }
 

@@ -25,7 +25,7 @@ extension Interpreter {
         case .subtractRegisters: registerALU(d, 5, source: gpr[reg])
         case .xorRegisters: registerALU(d, 6, source: gpr[reg])
         case .compareRegisters: registerALU(d, 7, source: gpr[reg])
-        case .testRegisters: _ = fastALU(4, gpr[Int(d.pointee.rm)], gpr[reg], size: size)
+        case .testRegisters: _ = fastALU(4, gpr[Int(d.pointee.rm)], gpr[reg], size: size, mask: d.pointee.mask)
         case .addImmediate: registerALU(d, 0, source: d.pointee.immediate)
         case .orImmediate: registerALU(d, 1, source: d.pointee.immediate)
         case .andImmediate: registerALU(d, 4, source: d.pointee.immediate)
@@ -39,7 +39,7 @@ extension Interpreter {
             registerALU(d, 7, source: d.pointee.immediate)
             return fusedJump(d, rip: rip)
         case .testRegistersJump:
-            _ = fastALU(4, gpr[Int(d.pointee.rm)], gpr[reg], size: size)
+            _ = fastALU(4, gpr[Int(d.pointee.rm)], gpr[reg], size: size, mask: d.pointee.mask)
             return fusedJump(d, rip: rip)
         case .addImmediateJump:
             registerALU(d, 0, source: d.pointee.immediate)
@@ -49,13 +49,13 @@ extension Interpreter {
             return fusedJump(d, rip: rip)
         case .incrementRegisterJump, .decrementRegisterJump:
             let rm = Int(d.pointee.rm)
-            gpr[rm] = incrementOrDecrement(gpr[rm], decrement: d.pointee.operation == .decrementRegisterJump, size: size)
+            gpr[rm] = incrementOrDecrement(gpr[rm], decrement: d.pointee.operation == .decrementRegisterJump, size: size, mask: d.pointee.mask)
             return fusedJump(d, rip: rip)
         case .moveRegisters:
-            gpr[Int(d.pointee.rm)] = gpr[reg] & mask(size)
+            gpr[Int(d.pointee.rm)] = gpr[reg] & d.pointee.mask
         case .incrementRegister, .decrementRegister:
             let rm = Int(d.pointee.rm)
-            gpr[rm] = incrementOrDecrement(gpr[rm], decrement: d.pointee.operation == .decrementRegister, size: size)
+            gpr[rm] = incrementOrDecrement(gpr[rm], decrement: d.pointee.operation == .decrementRegister, size: size, mask: d.pointee.mask)
         case .moveRegisterFromOperand:
             writeRegister(reg, size: size, rex: rex, try readOperand(d, size: size, next: next, legacy: legacy))
         case .moveOperandFromRegister:
@@ -299,7 +299,7 @@ extension Interpreter {
     @_transparent
     func registerALU(_ d: UnsafePointer<DecodedInstruction>, _ operation: UInt8, source: UInt64) {
         let rm = Int(d.pointee.rm)
-        let result = fastALU(operation, gpr[rm], source, size: Int(d.pointee.size))
+        let result = fastALU(operation, gpr[rm], source, size: Int(d.pointee.size), mask: d.pointee.mask)
         if operation != 7 { gpr[rm] = result }  // a 32-bit result is already zero-extended
     }
 
@@ -315,8 +315,8 @@ extension Interpreter {
     /// ADD OR ADC SBB AND SUB XOR CMP, keeping the flags lazily (ADC and SBB read CF, so they
     /// take the eager path).
     @_transparent
-    func fastALU(_ operation: UInt8, _ a: UInt64, _ b: UInt64, size: Int) -> UInt64 {
-        let m = mask(size)
+    func fastALU(_ operation: UInt8, _ a: UInt64, _ b: UInt64, size: Int, mask m: UInt64? = nil) -> UInt64 {
+        let m = m ?? mask(size)
         let a = a & m, b = b & m
         let result: UInt64
         let kind: LazyFlags.Kind
@@ -345,8 +345,8 @@ extension Interpreter {
 
     /// INC/DEC: CF keeps its value, so it is settled into the stored flags first.
     @_transparent
-    func incrementOrDecrement(_ value: UInt64, decrement: Bool, size: Int) -> UInt64 {
-        let m = mask(size)
+    func incrementOrDecrement(_ value: UInt64, decrement: Bool, size: Int, mask m: UInt64? = nil) -> UInt64 {
+        let m = m ?? mask(size)
         let a = value & m
         let flags = state.pointee.storedFlags
         let carry = state.pointee.lazyFlags.carry(storedCarry: flags & CPUState.cf != 0)
