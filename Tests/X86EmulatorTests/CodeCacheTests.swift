@@ -1,5 +1,7 @@
+import Boot
 import Testing
 import VMCore
+import X86Emulator
 
 /// The decoded-block cache must be invisible to the guest: code that rewrites itself sees its own
 /// writes, and the lazily kept flags read back exactly.
@@ -115,5 +117,52 @@ import VMCore
         #expect(run.stop == .halted(interruptsEnabled: false), "rip \(hex(run.registers.rip))")
         #expect(run.registers.rbx == 35)
         #expect(run.statistics.instructions == 1 + 5 * 4)
+    }
+}
+
+/// A device that asks to stop during a store in the middle of a decoded block: the store
+/// completes, RIP is the next instruction, and the instructions before it are counted.
+@Suite struct StopInsideABlockTests {
+    final class StoppingIO: GuestIO {
+        var written: [(GuestAddress, UInt64)] = []
+        func portRead(_ port: IOPort, width: AccessWidth) -> UInt32 { 0 }
+        func portWrite(_ port: IOPort, width: AccessWidth, value: UInt32) -> IOAction { .proceed }
+        func mmioRead(_ address: GuestAddress, width: AccessWidth) -> UInt64 { 0 }
+        func mmioWrite(_ address: GuestAddress, width: AccessWidth, value: UInt64) -> IOAction {
+            written.append((address, value))
+            return .stop(.debugExit(value: UInt32(truncatingIfNeeded: value)))
+        }
+        func hypercall(_ registers: inout Registers, longMode: Bool) -> IOAction { .proceed }
+    }
+
+    @Test func anMMIOStopMidBlockCompletesTheStoreAndLeavesRIPAfterIt() throws {
+        // A loop warms the block cache, then a store to an address beyond RAM (MMIO) stops the
+        // run. 0xE0000000 is mapped by the 4 GiB identity map of the long-mode plan.
+        let code: [UInt8] = [
+            0xB9, 0x03, 0x00, 0x00, 0x00,  // 0: mov ecx, 3
+            0xFF, 0xC9,  // 5: dec ecx
+            0x75, 0xFC,  // 7: jnz 5
+            0xBA, 0x00, 0x00, 0x00, 0xE0,  // 9: mov edx, 0xE0000000
+            0xB8, 0x2A, 0x00, 0x00, 0x00,  // 14: mov eax, 42
+            0x89, 0x02,  // 19: mov [rdx], eax  (MMIO: the device stops the run)
+            0xFF, 0xC0,  // 21: inc eax (must not run)
+            0xF4,  // 23: hlt
+        ]
+        var options = LoadOptions(memorySize: 8 << 20)
+        options.mode = .long
+        let plan = try ImageLoader.plan(image: code, options: options)
+        let memory = try GuestMemory(ramSize: 8 << 20)
+        for write in plan.writes { try memory.write(write.bytes, at: write.address) }
+        let cpu = SoftwareVirtualCPU(memory: memory)
+        try cpu.setSystemRegisters(plan.systemRegisters)
+        try cpu.setRegisters(plan.registers)
+        let io = StoppingIO()
+        let stop = try cpu.run(io: io, kicker: CPUKicker())
+        #expect(stop == .debugExit(value: 42))
+        #expect(io.written.count == 1 && io.written.first?.0 == GuestAddress(0xE000_0000))
+        let registers = try cpu.registers()
+        #expect(registers.rip == 0x100000 + 21)
+        #expect(registers.rax == 42)
+        #expect(cpu.statistics.instructions == 1 + 3 * 2 + 2)  // the store itself stopped the run
     }
 }
