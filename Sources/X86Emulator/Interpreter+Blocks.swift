@@ -59,6 +59,8 @@ extension Interpreter {
         // (through pointers that might alias it, as far as the compiler knows) reloads them.
         let state = self.state, codeCache = self.codeCache
         let start = state.pointee.rip
+        // CPL cannot change inside the chain either: user-mode page rights are settled once.
+        let mode = ChainMode(legacy: legacy, user: state.pointee.segments.1.dpl == 3)
         // 32-bit code's EIP wraps at 4 GiB: RIP is masked where it leaves the loop (inside, it
         // stays on one page below 4 GiB; a jump that wrapped leaves the page, so the loop).
         let ipMask: UInt64 = legacy ? 0xFFFF_FFFF : .max
@@ -92,7 +94,7 @@ extension Interpreter {
             var current = rip
             do {
                 repeat {
-                    current = try executeDecoded(instruction, rip: current, legacy: legacy)
+                    current = try executeDecoded(instruction, rip: current, mode: mode)
                     instruction += 1
                 } while instruction < end && !state.pointee.stopBlock
             } catch {

@@ -3,11 +3,12 @@ import VMCore
 /// Executing decoded 64-bit instructions. Same semantics as the byte interpreter (they share the
 /// flag, shift and multiply helpers); faults leave RIP at the instruction.
 extension Interpreter {
-    /// Executes `d`, which starts at `rip`; returns the RIP of the next instruction. `legacy` is a
-    /// constant in each of the two copies of the block loop (64-bit, flat 32-bit code), so its
-    /// tests fold away; for 32-bit code the caller masks RIP to 32 bits where it leaves the loop.
+    /// Executes `d`, which starts at `rip`; returns the RIP of the next instruction. `mode` is
+    /// fixed for a chain of blocks: its `legacy` is a constant in each of the two copies of the
+    /// block loop (64-bit, flat 32-bit code), so its tests fold away; for 32-bit code the caller
+    /// masks RIP to 32 bits where it leaves the loop.
     @inline(__always)
-    func executeDecoded(_ d: UnsafePointer<DecodedInstruction>, rip: UInt64, legacy: Bool) throws(Interruption) -> UInt64 {
+    func executeDecoded(_ d: UnsafePointer<DecodedInstruction>, rip: UInt64, mode: ChainMode) throws(Interruption) -> UInt64 {
         let next = rip &+ UInt64(d.pointee.length)
         let size = Int(d.pointee.size)
         let rex = d.pointee.hasREX
@@ -57,19 +58,20 @@ extension Interpreter {
             let rm = Int(d.pointee.rm)
             gpr[rm] = incrementOrDecrement(gpr[rm], decrement: d.pointee.operation == .decrementRegister, size: size, mask: d.pointee.mask)
         case .moveRegisterFromOperand:
-            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: size, next: next, legacy: legacy))
+            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: size, next: next, mode: mode))
         case .moveOperandFromRegister:
-            try writeOperand(d, size: size, next: next, legacy: legacy, readRegister(reg, size: size, rex: rex))
+            try writeOperand(d, size: size, next: next, mode: mode, readRegister(reg, size: size, rex: rex))
         case .moveOperandFromImmediate:
-            try writeOperand(d, size: size, next: next, legacy: legacy, d.pointee.immediate)
+            try writeOperand(d, size: size, next: next, mode: mode, d.pointee.immediate)
         case .moveRegisterFromImmediate:
             writeRegister(reg, size: size, rex: rex, d.pointee.immediate)
         case .aluOperandRegister:
             let operation = d.pointee.subop
             if d.pointee.isMemory {
-                let linear = try linearOperand(d, next: next, size: size, legacy: legacy)
-                let result = fastALU(operation, try readLinear(linear, size: size), readRegister(reg, size: size, rex: rex), size: size)
-                if operation != 7 { try writeLinear(linear, size: size, result) }
+                let linear = try linearOperand(d, next: next, size: size, mode: mode)
+                let value = try readLinear(linear, size: size, user: mode.user)
+                let result = fastALU(operation, value, readRegister(reg, size: size, rex: rex), size: size)
+                if operation != 7 { try writeLinear(linear, size: size, user: mode.user, result) }
             } else {
                 let rm = Int(d.pointee.rm)
                 let result = fastALU(operation, readRegister(rm, size: size, rex: rex), readRegister(reg, size: size, rex: rex), size: size)
@@ -77,35 +79,35 @@ extension Interpreter {
             }
         case .aluRegisterOperand:
             let operation = d.pointee.subop
-            let source = try readOperand(d, size: size, next: next, legacy: legacy)
+            let source = try readOperand(d, size: size, next: next, mode: mode)
             let result = fastALU(operation, readRegister(reg, size: size, rex: rex), source, size: size)
             if operation != 7 { writeRegister(reg, size: size, rex: rex, result) }
         case .aluOperandImmediate:
             let operation = d.pointee.subop
             if d.pointee.isMemory {
-                let linear = try linearOperand(d, next: next, size: size, legacy: legacy)
-                let result = fastALU(operation, try readLinear(linear, size: size), d.pointee.immediate, size: size)
-                if operation != 7 { try writeLinear(linear, size: size, result) }
+                let linear = try linearOperand(d, next: next, size: size, mode: mode)
+                let result = fastALU(operation, try readLinear(linear, size: size, user: mode.user), d.pointee.immediate, size: size)
+                if operation != 7 { try writeLinear(linear, size: size, user: mode.user, result) }
             } else {
                 let rm = Int(d.pointee.rm)
                 let result = fastALU(operation, readRegister(rm, size: size, rex: rex), d.pointee.immediate, size: size)
                 if operation != 7 { writeRegister(rm, size: size, rex: rex, result) }
             }
         case .loadEffectiveAddress:
-            writeRegister(reg, size: size, rex: rex, effectiveAddress(d, next: next, legacy: legacy))
+            writeRegister(reg, size: size, rex: rex, effectiveAddress(d, next: next, mode: mode))
         case .jumpIf:
             return fastCondition(d.pointee.subop) ? next &+ d.pointee.immediate : next
         case .jump:
             return next &+ d.pointee.immediate
         case .call:
-            try push(next, legacy: legacy)
+            try push(next, mode: mode)
             return next &+ d.pointee.immediate
         case .ret:
-            return try pop(legacy: legacy)
+            return try pop(mode: mode)
         case .pushRegister:
-            try push(gpr[reg], legacy: legacy)
+            try push(gpr[reg], mode: mode)
         case .popRegister:
-            let value = try pop(legacy: legacy)
+            let value = try pop(mode: mode)
             gpr[reg] = value  // POP RSP: the loaded value wins
         // Rarer instructions, in a function of their own: fewer cases here keep the common
         // ones' registers (measured: the loop ran slower with every case inline).
@@ -113,7 +115,7 @@ extension Interpreter {
             .zeroExtend8, .zeroExtend16, .signExtend8, .signExtend16, .signExtend32, .shiftByImmediate,
             .shiftByCL, .multiplyRegisterOperand, .multiplyRegisterOperandImmediate, .multiplyAccumulator,
             .divideAccumulator, .conditionalMove, .setIf, .signExtendAccumulator, .signExtendIntoDX:
-            return try executeUncommon(d, rip: rip, legacy: legacy)
+            return try executeUncommon(d, rip: rip, mode: mode)
         }
         return next
     }
@@ -121,69 +123,70 @@ extension Interpreter {
     /// The decoded instructions that are rarer in compiled code, with the same semantics as in
     /// `executeDecoded` (which sends them here).
     @inline(never)
-    func executeUncommon(_ d: UnsafePointer<DecodedInstruction>, rip: UInt64, legacy: Bool) throws(Interruption) -> UInt64 {
+    func executeUncommon(_ d: UnsafePointer<DecodedInstruction>, rip: UInt64, mode: ChainMode) throws(Interruption) -> UInt64 {
         let next = rip &+ UInt64(d.pointee.length)
         let size = Int(d.pointee.size)
         let rex = d.pointee.hasREX
         let reg = Int(d.pointee.reg)
         switch d.pointee.operation {
         case .testOperandRegister:
-            _ = fastALU(4, try readOperand(d, size: size, next: next, legacy: legacy), readRegister(reg, size: size, rex: rex), size: size)
+            _ = fastALU(4, try readOperand(d, size: size, next: next, mode: mode), readRegister(reg, size: size, rex: rex), size: size)
         case .testOperandImmediate:
-            _ = fastALU(4, try readOperand(d, size: size, next: next, legacy: legacy), d.pointee.immediate, size: size)
+            _ = fastALU(4, try readOperand(d, size: size, next: next, mode: mode), d.pointee.immediate, size: size)
         case .increment, .decrement:
-            let linear = d.pointee.isMemory ? try linearOperand(d, next: next, size: size, legacy: legacy) : 0
-            let value = d.pointee.isMemory ? try readLinear(linear, size: size) : readRegister(Int(d.pointee.rm), size: size, rex: rex)
+            let linear = d.pointee.isMemory ? try linearOperand(d, next: next, size: size, mode: mode) : 0
+            let value =
+                d.pointee.isMemory ? try readLinear(linear, size: size, user: mode.user) : readRegister(Int(d.pointee.rm), size: size, rex: rex)
             let result = incrementOrDecrement(value, decrement: d.pointee.operation == .decrement, size: size)
             if d.pointee.isMemory {
-                try writeLinear(linear, size: size, result)
+                try writeLinear(linear, size: size, user: mode.user, result)
             } else {
                 writeRegister(Int(d.pointee.rm), size: size, rex: rex, result)
             }
         case .not:
-            try modifyOperand(d, size: size, next: next, legacy: legacy) { value in ~value }
+            try modifyOperand(d, size: size, next: next, mode: mode) { value in ~value }
         case .negate:
             // NEG is 0 - value: its CF (value != 0) is SUB's borrow.
-            try modifyOperand(d, size: size, next: next, legacy: legacy) { value in fastALU(5, 0, value, size: size) }
+            try modifyOperand(d, size: size, next: next, mode: mode) { value in fastALU(5, 0, value, size: size) }
         case .pushImmediate:
-            try push(d.pointee.immediate, legacy: legacy)
+            try push(d.pointee.immediate, mode: mode)
         case .zeroExtend8:
-            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: 1, next: next, legacy: legacy))
+            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: 1, next: next, mode: mode))
         case .zeroExtend16:
-            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: 2, next: next, legacy: legacy))
+            writeRegister(reg, size: size, rex: rex, try readOperand(d, size: 2, next: next, mode: mode))
         case .signExtend8:
-            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 1, next: next, legacy: legacy), from: 1))
+            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 1, next: next, mode: mode), from: 1))
         case .signExtend16:
-            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 2, next: next, legacy: legacy), from: 2))
+            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 2, next: next, mode: mode), from: 2))
         case .signExtend32:
-            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 4, next: next, legacy: legacy), from: 4))
+            writeRegister(reg, size: size, rex: rex, signExtend(try readOperand(d, size: 4, next: next, mode: mode), from: 4))
         case .shiftByImmediate:
             let count = d.pointee.immediate
             let operation = Int(d.pointee.subop)
-            try modifyOperand(d, size: size, next: next, legacy: legacy) { value in shift(operation, value, count: count, size: size) }
+            try modifyOperand(d, size: size, next: next, mode: mode) { value in shift(operation, value, count: count, size: size) }
         case .shiftByCL:
             let count = gpr[1] & 0xFF
             let operation = Int(d.pointee.subop)
-            try modifyOperand(d, size: size, next: next, legacy: legacy) { value in shift(operation, value, count: count, size: size) }
+            try modifyOperand(d, size: size, next: next, mode: mode) { value in shift(operation, value, count: count, size: size) }
         case .multiplyRegisterOperand:
             let a = readRegister(reg, size: size, rex: rex)
-            writeRegister(reg, size: size, rex: rex, signedMultiply(a, try readOperand(d, size: size, next: next, legacy: legacy), size: size))
+            writeRegister(reg, size: size, rex: rex, signedMultiply(a, try readOperand(d, size: size, next: next, mode: mode), size: size))
         case .multiplyRegisterOperandImmediate:
-            let value = try readOperand(d, size: size, next: next, legacy: legacy)
+            let value = try readOperand(d, size: size, next: next, mode: mode)
             writeRegister(reg, size: size, rex: rex, signedMultiply(value, d.pointee.immediate, size: size))
         case .multiplyAccumulator:
-            try multiplyAccumulator(try readOperand(d, size: size, next: next, legacy: legacy), signed: d.pointee.subop == 5, size: size)
+            try multiplyAccumulator(try readOperand(d, size: size, next: next, mode: mode), signed: d.pointee.subop == 5, size: size)
         case .divideAccumulator:
-            try divideAccumulator(try readOperand(d, size: size, next: next, legacy: legacy), signed: d.pointee.subop == 7, size: size)
+            try divideAccumulator(try readOperand(d, size: size, next: next, mode: mode), signed: d.pointee.subop == 7, size: size)
         case .conditionalMove:
-            let value = try readOperand(d, size: size, next: next, legacy: legacy)  // read (and fault) even when false
+            let value = try readOperand(d, size: size, next: next, mode: mode)  // read (and fault) even when false
             if fastCondition(d.pointee.subop) {
                 writeRegister(reg, size: size, rex: rex, value)
             } else {
                 writeRegister(reg, size: size, rex: rex, readRegister(reg, size: size, rex: rex))  // zero-extends
             }
         case .setIf:
-            try writeOperand(d, size: 1, next: next, legacy: legacy, fastCondition(d.pointee.subop) ? 1 : 0)
+            try writeOperand(d, size: 1, next: next, mode: mode, fastCondition(d.pointee.subop) ? 1 : 0)
         case .signExtendAccumulator:
             writeRegister(0, size: size, rex: true, signExtend(readRegister(0, size: size / 2, rex: true), from: size / 2))
         case .signExtendIntoDX:
@@ -200,22 +203,22 @@ extension Interpreter {
     /// The offset of a memory operand: base + index << scale + displacement, in 64-bit
     /// addressing, or wrapped to 32 bits in 32-bit code.
     @_transparent
-    func effectiveAddress(_ d: UnsafePointer<DecodedInstruction>, next: UInt64, legacy: Bool) -> UInt64 {
+    func effectiveAddress(_ d: UnsafePointer<DecodedInstruction>, next: UInt64, mode: ChainMode) -> UInt64 {
         var address = UInt64(bitPattern: Int64(d.pointee.displacement))
         let base = d.pointee.base
         if base != DecodedInstruction.noRegister { address &+= base == DecodedInstruction.ripBase ? next : gpr[Int(base)] }
         let index = d.pointee.index
         if index != DecodedInstruction.noRegister { address &+= gpr[Int(index)] &<< UInt64(d.pointee.scale) }
-        return legacy ? address & 0xFFFF_FFFF : address
+        return mode.legacy ? address & 0xFFFF_FFFF : address
     }
 
     /// The linear address of a memory operand of `size` bytes. 64-bit code: the offset itself
     /// (DS, ES and SS have no base), which must be canonical. Flat 32-bit code: the offset too
     /// (base 0), which must not run past the 4 GiB limit.
     @_transparent
-    func linearOperand(_ d: UnsafePointer<DecodedInstruction>, next: UInt64, size: Int, legacy: Bool) throws(Interruption) -> UInt64 {
-        let address = effectiveAddress(d, next: next, legacy: legacy)
-        if legacy {
+    func linearOperand(_ d: UnsafePointer<DecodedInstruction>, next: UInt64, size: Int, mode: ChainMode) throws(Interruption) -> UInt64 {
+        let address = effectiveAddress(d, next: next, mode: mode)
+        if mode.legacy {
             guard address &+ UInt64(size &- 1) <= 0xFFFF_FFFF else {
                 throw .fault(d.pointee.stackSegment ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp())
             }
@@ -229,17 +232,17 @@ extension Interpreter {
     }
 
     @_transparent
-    func readOperand(_ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, legacy: Bool) throws(Interruption) -> UInt64 {
-        if d.pointee.isMemory { return try readLinear(try linearOperand(d, next: next, size: size, legacy: legacy), size: size) }
+    func readOperand(_ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, mode: ChainMode) throws(Interruption) -> UInt64 {
+        if d.pointee.isMemory { return try readLinear(try linearOperand(d, next: next, size: size, mode: mode), size: size, user: mode.user) }
         return readRegister(Int(d.pointee.rm), size: size, rex: d.pointee.hasREX)
     }
 
     @_transparent
     func writeOperand(
-        _ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, legacy: Bool, _ value: UInt64
+        _ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, mode: ChainMode, _ value: UInt64
     ) throws(Interruption) {
         if d.pointee.isMemory {
-            try writeLinear(try linearOperand(d, next: next, size: size, legacy: legacy), size: size, value)
+            try writeLinear(try linearOperand(d, next: next, size: size, mode: mode), size: size, user: mode.user, value)
         } else {
             writeRegister(Int(d.pointee.rm), size: size, rex: d.pointee.hasREX, value)
         }
@@ -248,11 +251,11 @@ extension Interpreter {
     /// Read-modify-write of the ModRM operand, translating a memory operand's address once.
     @_transparent
     func modifyOperand(
-        _ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, legacy: Bool, _ change: (UInt64) -> UInt64
+        _ d: UnsafePointer<DecodedInstruction>, size: Int, next: UInt64, mode: ChainMode, _ change: (UInt64) -> UInt64
     ) throws(Interruption) {
         if d.pointee.isMemory {
-            let linear = try linearOperand(d, next: next, size: size, legacy: legacy)
-            try writeLinear(linear, size: size, change(try readLinear(linear, size: size)))
+            let linear = try linearOperand(d, next: next, size: size, mode: mode)
+            try writeLinear(linear, size: size, user: mode.user, change(try readLinear(linear, size: size, user: mode.user)))
         } else {
             let rm = Int(d.pointee.rm)
             writeRegister(rm, size: size, rex: d.pointee.hasREX, change(readRegister(rm, size: size, rex: d.pointee.hasREX)))
@@ -262,35 +265,35 @@ extension Interpreter {
     /// PUSH of 8 bytes on the 64-bit stack (a canonical RSP), or of 4 on the flat 32-bit stack
     /// (ESP wraps at 32 bits; the access must not run past the limit).
     @_transparent
-    func push(_ value: UInt64, legacy: Bool) throws(Interruption) {
-        if legacy {
+    func push(_ value: UInt64, mode: ChainMode) throws(Interruption) {
+        if mode.legacy {
             let esp = (gpr[4] &- 4) & 0xFFFF_FFFF
             guard esp <= 0xFFFF_FFFC else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
-            try writeLinear(esp, size: 4, value)
+            try writeLinear(esp, size: 4, user: mode.user, value)
             gpr[4] = esp
             return
         }
         let rsp = gpr[4] &- 8
         let high = rsp >> 47
         guard high == 0 || high == 0x1FFFF else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
-        try writeLinear(rsp, size: 8, value)
+        try writeLinear(rsp, size: 8, user: mode.user, value)
         gpr[4] = rsp
     }
 
     /// POP (or RET's target) from the 64-bit or the flat 32-bit stack.
     @_transparent
-    func pop(legacy: Bool) throws(Interruption) -> UInt64 {
-        if legacy {
+    func pop(mode: ChainMode) throws(Interruption) -> UInt64 {
+        if mode.legacy {
             let esp = gpr[4] & 0xFFFF_FFFF
             guard esp <= 0xFFFF_FFFC else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
-            let value = try readLinear(esp, size: 4)
+            let value = try readLinear(esp, size: 4, user: mode.user)
             gpr[4] = (esp &+ 4) & 0xFFFF_FFFF
             return value
         }
         let rsp = gpr[4]
         let high = rsp >> 47
         guard high == 0 || high == 0x1FFFF else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
-        let value = try readLinear(rsp, size: 8)
+        let value = try readLinear(rsp, size: 8, user: mode.user)
         gpr[4] = rsp &+ 8
         return value
     }
@@ -387,4 +390,12 @@ extension Interpreter {
         default: return lazy.zero || lazy.sign != lazy.overflow
         }
     }
+}
+
+/// What stays fixed while a chain of blocks runs (only the byte interpreter changes it).
+struct ChainMode {
+    /// Flat 32-bit code (else 64-bit).
+    let legacy: Bool
+    /// CPL 3: user-mode page rights apply.
+    let user: Bool
 }

@@ -42,12 +42,14 @@ extension Interpreter {
 
     /// Reads `size` bytes at a linear address; accesses that cross a page are split into bytes.
     /// The fast path is a TLB hit on RAM: one compare and a host load.
+    /// `user` is whether the access is made at CPL 3, when the caller knows (the block loop does,
+    /// once per chain); otherwise it is read from the state.
     @inline(__always)
-    func readLinear(_ linear: UInt64, size: Int, fetch: Bool = false) throws(Interruption) -> UInt64 {
+    func readLinear(_ linear: UInt64, size: Int, fetch: Bool = false, user: Bool? = nil) throws(Interruption) -> UInt64 {
         let page = linear >> 12
         let entry = tlb.entries[TLB.index(page)]
         if entry.tag == page &+ 1 && entry.hostRead != 0 && linear & 0xFFF + UInt64(size) <= 0x1000
-            && (entry.userAllowed || state.pointee.cpl != 3) && (entry.executable || !fetch)
+            && (entry.userAllowed || !(user ?? (state.pointee.cpl == 3))) && (entry.executable || !fetch)
         {
             return loadHost(entry.hostRead, Int(linear & 0xFFF), size)
         }
@@ -79,11 +81,11 @@ extension Interpreter {
     }
 
     @inline(__always)
-    func writeLinear(_ linear: UInt64, size: Int, _ value: UInt64) throws(Interruption) {
+    func writeLinear(_ linear: UInt64, size: Int, user: Bool? = nil, _ value: UInt64) throws(Interruption) {
         let page = linear >> 12
         let entry = tlb.entries[TLB.index(page)]
         if entry.tag == page &+ 1 && entry.hostWrite != 0 && linear & 0xFFF + UInt64(size) <= 0x1000
-            && (entry.userAllowed || state.pointee.cpl != 3)
+            && (entry.userAllowed || !(user ?? (state.pointee.cpl == 3)))
         {
             let pointer = UnsafeMutableRawPointer(bitPattern: entry.hostWrite)!.advanced(by: Int(linear & 0xFFF))
             switch size {

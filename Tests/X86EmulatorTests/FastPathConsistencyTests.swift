@@ -107,7 +107,7 @@ import VMCore
                 // accessed, as the byte interpreter's fetch does.
                 _ = try fast.interpreter.translate(registers.rip, write: false, fetch: true)
                 let next = try withUnsafePointer(to: &decodedCopy) {
-                    try fast.interpreter.executeDecoded($0, rip: registers.rip, legacy: legacy)
+                    try fast.interpreter.executeDecoded($0, rip: registers.rip, mode: ChainMode(legacy: legacy, user: false))
                 }
                 fast.cpu.state.pointee.rip = legacy ? next & 0xFFFF_FFFF : next  // as the block loop leaves it
                 fastResult = "completed"

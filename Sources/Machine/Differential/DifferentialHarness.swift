@@ -11,7 +11,8 @@ import X86Emulator
 /// or SS there gives the host's values), TSS at 0x600 with
 /// RSP0 = 0x9000, IDT at 0x800 with a stub per vector at 0xA00 + 4*v (`out %al, $(0xC0+v)`),
 /// page tables at 0x1000 mapping the first 8 MiB with user-accessible 2 MiB pages, the sequence at
-/// 0x100000 followed by `movabs %al, 0x800000`, a data page at 0x200000 (RBX points into it), the
+/// 0x100000 followed by `movabs %al, 0x800000`, a data page at 0x200000 (RBX points into it), a
+/// supervisor-only page at 0xA00000, the
 /// user stack below 0x2FF000. Linear 0x800000 maps to guest-physical 0xE0000000, where there is
 /// no RAM, so that final store is an MMIO exit that needs no I/O privilege (PVM clears IOPL).
 public final class DifferentialHarness {
@@ -188,6 +189,8 @@ public final class DifferentialHarness {
         try memory.store(UInt64(0x3007), at: 0x2000)
         for page in 0..<UInt64(4) { try memory.store(page << 21 | 0x87, at: 0x3000 + page * 8) }
         try memory.store(Self.doneAddress | 0x87, at: 0x3000 + 4 * 8)
+        // Linear 0xA00000: a supervisor-only 2 MiB page (RAM at 4 MiB), which CPL 3 may not touch.
+        try memory.store(UInt64(0x40_0000 | 0x83), at: 0x3000 + 5 * 8)
         try memory.zero(Self.codeAddress, count: 0x1000)
         try memory.write(code, at: Self.codeAddress)
         try memory.write(data, at: Self.dataAddress)

@@ -280,8 +280,8 @@ struct InstructionGenerator {
         }
     }
 
-    /// An instruction CPL 3 may not execute (IOPL is 0): the CPU raises #GP(0), or #UD; the
-    /// sequence ends there. (Not INT n: this host's KVM answers INT 0x80 from CPL 3 with #UD,
+    /// An instruction CPL 3 may not execute (IOPL is 0), or an access to a supervisor page: the
+    /// CPU raises #GP(0), #UD or #PF; the sequence ends there. (Not INT n: this host's KVM answers INT 0x80 from CPL 3 with #UD,
     /// where the CPU raises #GP; focused emulator tests cover INT n faults instead.)
     private mutating func privileged() -> GeneratedInstruction {
         let choices: [([UInt8], String)] = [
@@ -292,6 +292,9 @@ struct InstructionGenerator {
             ([0x0F, 0x30], "wrmsr"), ([0x0F, 0x32], "rdmsr"), ([0x0F, 0x06], "clts"), ([0x0F, 0x09], "wbinvd"),
             ([0x0F, 0x01, 0xF8], "swapgs"), ([0xE4, 0x80], "in al, 0x80"), ([0xEE], "out dx, al"),
             ([0x0F, 0x0B], "ud2"),
+            // A supervisor-only page: #PF with the user bit in the error code (read, then write).
+            ([0x48, 0x8B, 0x04, 0x25, 0x00, 0x00, 0xA0, 0x00], "mov rax, [0xA00000] (supervisor page)"),
+            ([0x48, 0x89, 0x0C, 0x25, 0x08, 0x00, 0xA0, 0x00], "mov [0xA00008], rcx (supervisor page)"),
         ]
         let (bytes, name) = pick(choices)
         return GeneratedInstruction(bytes: bytes, name: name)
