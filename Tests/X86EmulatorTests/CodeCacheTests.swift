@@ -166,3 +166,21 @@ import X86Emulator
         #expect(cpu.statistics.instructions == 1 + 3 * 2 + 2)  // the store itself stopped the run
     }
 }
+
+/// More code than the decoded-instruction arena holds: the cache flushes and refills, twice over.
+@Suite struct CodeCacheCapacityTests {
+    @Test func codeLargerThanTheArenaRunsExactly() throws {
+        // 200,000 x `inc eax` (FF C0) in a loop run twice: about 3,100 blocks of 64 entries,
+        // three arena fills (65,536 entries), per pass.
+        let count = 200_000
+        var code: [UInt8] = [0xB9, 0x02, 0x00, 0x00, 0x00]  // mov ecx, 2
+        for _ in 0..<count { code += [0xFF, 0xC0] }
+        // dec ecx; jnz back to the first inc (a rel32 jump over the whole run); hlt
+        let back = -(count * 2 + 2 + 6)
+        code += [0xFF, 0xC9, 0x0F, 0x85] + withUnsafeBytes(of: Int32(back).littleEndian, Array.init) + [0xF4]
+        let run = try emulate(code, mode: .long, memorySize: 16 << 20) { _, registers, _ in registers.rax = 0 }
+        #expect(run.stop == .halted(interruptsEnabled: false))
+        #expect(run.registers.rax == UInt64(2 * count))
+        #expect(run.statistics.instructions == UInt64(1 + 2 * (count + 2)))
+    }
+}
