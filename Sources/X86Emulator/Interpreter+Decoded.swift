@@ -1,7 +1,8 @@
 import VMCore
 
-/// Executing decoded 64-bit instructions. Same semantics as the byte interpreter (they share the
-/// flag, shift and multiply helpers); faults leave RIP at the instruction.
+/// Executing decoded instructions (64-bit or flat 32-bit code). Same semantics as the byte
+/// interpreter (they share the flag, shift and multiply helpers); faults leave RIP at the
+/// instruction.
 extension Interpreter {
     /// Executes `d`, which starts at `rip`; returns the RIP of the next instruction. `mode` is
     /// fixed for a chain of blocks: its `legacy` is a constant in each of the two copies of the
