@@ -141,7 +141,16 @@ extension Interpreter {
             }
             codeCache.arena[first + count] = decoded
             count += 1
-            if decoded.endsBlock { break }
+            if decoded.endsBlock {
+                // A direct JMP or CALL to the same page: the block goes on at the target (the
+                // entries after it are the target's), one block transition fewer.
+                let target = offset + Int(decoded.length) + Int(Int64(bitPattern: decoded.immediate))
+                if decoded.operation == .jump || decoded.operation == .call, target >= 0 && target < 0x1000 {
+                    offset = target
+                    continue
+                }
+                break
+            }
             offset += Int(decoded.length)
         }
         codeCache.arenaUsed.pointee = first + count

@@ -1,4 +1,5 @@
 import Boot
+import Foundation
 import Testing
 import VMCore
 import X86Emulator
@@ -182,5 +183,47 @@ import X86Emulator
         #expect(run.stop == .halted(interruptsEnabled: false))
         #expect(run.registers.rax == UInt64(2 * count))
         #expect(run.statistics.instructions == UInt64(1 + 2 * (count + 2)))
+    }
+}
+
+/// Blocks follow direct JMP/CALL to their page: results and counts stay exact, and a JMP to itself
+/// still lets the run be stopped.
+@Suite struct FollowedJumpTests {
+    @Test func aLoopCallingAFunctionOnItsPageCountsExactly() throws {
+        let code: [UInt8] = [
+            0xB9, 0x0A, 0x00, 0x00, 0x00,  // 0: mov ecx, 10
+            0xE8, 0x09, 0x00, 0x00, 0x00,  // 5: call 19
+            0xEB, 0x02,  // 10: jmp 14
+            0x0F, 0x0B,  // 12: ud2 (skipped)
+            0xFF, 0xC9,  // 14: dec ecx
+            0x75, 0xF3,  // 16: jnz 5
+            0xF4,  // 18: hlt
+            0x48, 0x83, 0xC3, 0x03,  // 19: add rbx, 3
+            0xC3,  // 23: ret
+        ]
+        let run = try emulate(code, mode: .long) { _, registers, _ in registers.rbx = 0 }
+        #expect(run.stop == .halted(interruptsEnabled: false), "rip \(hex(run.registers.rip))")
+        #expect(run.registers.rbx == 30)
+        #expect(run.statistics.instructions == 1 + 10 * 6)  // call, add, ret, jmp, dec, jnz
+        #expect(run.statistics.invalidOpcodes == 0)
+    }
+
+    @Test func aJumpToItselfIsStoppedByAStopRequest() throws {
+        var options = LoadOptions(memorySize: 4 << 20)
+        options.mode = .long
+        let plan = try ImageLoader.plan(image: [0xEB, 0xFE], options: options)  // jmp $
+        let memory = try GuestMemory(ramSize: 4 << 20)
+        for write in plan.writes { try memory.write(write.bytes, at: write.address) }
+        let cpu = SoftwareVirtualCPU(memory: memory)
+        try cpu.setSystemRegisters(plan.systemRegisters)
+        try cpu.setRegisters(plan.registers)
+        let kicker = CPUKicker()
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: 0.05)
+            kicker.requestStop(.timedOut)
+        }
+        #expect(try cpu.run(io: TestIO(), kicker: kicker) == .timedOut)
+        #expect(try cpu.registers().rip == 0x100000)
+        #expect(cpu.statistics.instructions > 1000)
     }
 }
