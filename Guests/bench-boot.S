@@ -2,8 +2,8 @@
 # swift-vmm (--firmware), Bochs and QEMU. Real mode -> protected mode -> long mode on a 2 MiB
 # identity page it builds at 0x1000, then one of three workloads ITERATIONS times, then it
 # stops: "Shutdown" to port 0x8900 (Bochs), and 0 to the debug-exit port 0xF4 (QEMU, swift-vmm).
-#   LOOP=1  the ALU loop of bench-alu.S (4 instructions)
-#   LOOP=2  the call/memory loop of bench-call.S (9 instructions)
+#   LOOP=1  the ALU loop of bench-loops.inc (4 instructions, as bench-alu.S)
+#   LOOP=2  the call/memory loop of bench-loops.inc (9 instructions, as bench-call.S)
 #   LOOP=3  bench/compute.c (sieve, shell sort, hash, CRC-32; gcc -O2), ITERATIONS rounds, its
 #           .text included from compute.bin; the result is left in R15
 # scripts/bench assembles it with two ITERATIONS values and times the difference, so start-up
@@ -14,6 +14,7 @@
     .ifndef LOOP
     .set LOOP, 1
     .endif
+    .include "bench-loops.inc"
     .code16
     .globl _start
 _start:
@@ -60,17 +61,9 @@ protected32:
 long64:
     mov $0x7000, %esp
     .if LOOP == 1
-    mov $ITERATIONS, %ecx
-1:  add %eax, %ebx
-    xor %edx, %ebx
-    dec %ecx
-    jnz 1b
+    alu_loop ITERATIONS
     .elseif LOOP == 2
-    mov $ITERATIONS, %ecx
-1:  call work
-    add %rax, (%rsp)
-    dec %ecx
-    jnz 1b
+    call_loop ITERATIONS
     .else
     mov $0x100000, %edi         # scratch memory for compute(scratch, rounds)
     mov $ITERATIONS, %esi
@@ -86,12 +79,7 @@ long64:
     hlt
 
     .if LOOP == 2
-work:
-    push %rbx
-    mov 8(%rsp), %rax
-    pop %rbx
-    mov %rax, -16(%rsp)
-    ret
+    call_loop_work
     .endif
     .if LOOP == 3
 compute:
