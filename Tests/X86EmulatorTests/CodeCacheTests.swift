@@ -1,5 +1,3 @@
-import Boot
-import Foundation
 import Testing
 import VMCore
 import X86Emulator
@@ -149,14 +147,7 @@ import X86Emulator
             0xFF, 0xC0,  // 21: inc eax (must not run)
             0xF4,  // 23: hlt
         ]
-        var options = LoadOptions(memorySize: 8 << 20)
-        options.mode = .long
-        let plan = try ImageLoader.plan(image: code, options: options)
-        let memory = try GuestMemory(ramSize: 8 << 20)
-        for write in plan.writes { try memory.write(write.bytes, at: write.address) }
-        let cpu = SoftwareVirtualCPU(memory: memory)
-        try cpu.setSystemRegisters(plan.systemRegisters)
-        try cpu.setRegisters(plan.registers)
+        let (cpu, _) = try loadedCPU(code, mode: .long)
         let io = StoppingIO()
         let stop = try cpu.run(io: io, kicker: CPUKicker())
         #expect(stop == .debugExit(value: 42))
@@ -209,20 +200,8 @@ import X86Emulator
     }
 
     @Test func aJumpToItselfIsStoppedByAStopRequest() throws {
-        var options = LoadOptions(memorySize: 4 << 20)
-        options.mode = .long
-        let plan = try ImageLoader.plan(image: [0xEB, 0xFE], options: options)  // jmp $
-        let memory = try GuestMemory(ramSize: 4 << 20)
-        for write in plan.writes { try memory.write(write.bytes, at: write.address) }
-        let cpu = SoftwareVirtualCPU(memory: memory)
-        try cpu.setSystemRegisters(plan.systemRegisters)
-        try cpu.setRegisters(plan.registers)
-        let kicker = CPUKicker()
-        Thread.detachNewThread {
-            Thread.sleep(forTimeInterval: 0.05)
-            kicker.requestStop(.timedOut)
-        }
-        #expect(try cpu.run(io: TestIO(), kicker: kicker) == .timedOut)
+        let (cpu, _) = try loadedCPU([0xEB, 0xFE], mode: .long)  // jmp $
+        #expect(try cpu.run(io: TestIO(), kicker: kicker(stoppingAfter: 0.05)) == .timedOut)
         #expect(try cpu.registers().rip == 0x100000)
         #expect(cpu.statistics.instructions > 1000)
     }

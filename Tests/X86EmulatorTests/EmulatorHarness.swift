@@ -27,12 +27,12 @@ struct EmulatorRun {
     var statistics: CPUStatistics
 }
 
-/// Loads `code` as a flat image in `mode` (at the default load address), lets `prepare` adjust
-/// memory and registers, and runs it on the software backend until it stops.
-func emulate(
+/// A software CPU with `code` loaded as a flat image in `mode` (at the default load address),
+/// after `prepare` adjusted memory and registers.
+func loadedCPU(
     _ code: [UInt8], mode: CPUMode, memorySize: UInt64 = 8 << 20,
     prepare: (GuestMemory, inout Registers, inout SystemRegisters) throws -> Void = { _, _, _ in }
-) throws -> EmulatorRun {
+) throws -> (cpu: SoftwareVirtualCPU, memory: GuestMemory) {
     var options = LoadOptions(memorySize: memorySize)
     options.mode = mode
     let plan = try ImageLoader.plan(image: code, options: options)
@@ -44,14 +44,28 @@ func emulate(
     let cpu = SoftwareVirtualCPU(memory: memory)
     try cpu.setSystemRegisters(system)
     try cpu.setRegisters(registers)
-    let io = TestIO()
+    return (cpu, memory)
+}
+
+/// A kicker that asks for a `.timedOut` stop after `seconds`.
+func kicker(stoppingAfter seconds: Double) -> CPUKicker {
     let kicker = CPUKicker()
-    // A test guest that runs away must fail its test, not hang the suite.
     Thread.detachNewThread {
-        Thread.sleep(forTimeInterval: 10)
+        Thread.sleep(forTimeInterval: seconds)
         kicker.requestStop(.timedOut)
     }
-    let stop = try cpu.run(io: io, kicker: kicker)
+    return kicker
+}
+
+/// Loads `code` as `loadedCPU` does and runs it on the software backend until it stops.
+func emulate(
+    _ code: [UInt8], mode: CPUMode, memorySize: UInt64 = 8 << 20,
+    prepare: (GuestMemory, inout Registers, inout SystemRegisters) throws -> Void = { _, _, _ in }
+) throws -> EmulatorRun {
+    let (cpu, memory) = try loadedCPU(code, mode: mode, memorySize: memorySize, prepare: prepare)
+    let io = TestIO()
+    // A test guest that runs away must fail its test, not hang the suite.
+    let stop = try cpu.run(io: io, kicker: kicker(stoppingAfter: 10))
     return EmulatorRun(
         stop: stop, registers: try cpu.registers(), system: try cpu.systemRegisters(), memory: memory, io: io, statistics: cpu.statistics)
 }
