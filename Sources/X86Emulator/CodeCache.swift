@@ -71,10 +71,23 @@ struct CodeCache {
         arenaUsed.pointee = 0
     }
 
+    /// The index in `codePages` of the page holding `physical`, or nil outside RAM.
+    @inline(__always) func ramPage(_ physical: UInt64) -> Int? {
+        physical >> 12 < UInt64(ramPageCount) ? Int(truncatingIfNeeded: physical >> 12) : nil
+    }
+
     /// Whether blocks were decoded from the RAM page holding `physical`.
     @inline(__always) func isCodePage(_ physical: UInt64) -> Bool {
-        let page = Int(truncatingIfNeeded: physical >> 12)
-        return physical >> 12 < UInt64(ramPageCount) && codePages[page] != 0
+        guard let page = ramPage(physical) else { return false }
+        return codePages[page] != 0
+    }
+
+    /// Records that blocks are decoded from the RAM page holding `physical`; false when it was
+    /// already recorded or is not RAM.
+    func markCodePage(_ physical: UInt64) -> Bool {
+        guard let page = ramPage(physical), codePages[page] == 0 else { return false }
+        codePages[page] = 1
+        return true
     }
 
     /// Drops the blocks decoded from the page holding `physical`.
@@ -83,6 +96,6 @@ struct CodeCache {
         for index in 0..<Self.blockSlots where blocks[index].tag != 0 && ((blocks[index].tag & ~Self.legacyTagBit) &- 1) >> 12 == page {
             blocks[index].tag = 0
         }
-        if page < UInt64(ramPageCount) { codePages[Int(page)] = 0 }
+        if let page = ramPage(physical) { codePages[page] = 0 }
     }
 }

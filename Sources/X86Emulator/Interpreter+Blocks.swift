@@ -12,33 +12,21 @@ extension Interpreter {
     /// the Swift runtime: no allocation, reference counting, exclusivity checks or generics.
     @inline(never)
     func runBlocks(_ retired: inout UInt64, limit: UInt64) throws(Interruption) {
-        guard state.pointee.is64BitMode else {
-            if state.isFlat32 {
-                try runFlat32Blocks(&retired, limit: limit)
-            } else {
-                try step()
-                retired &+= 1
-            }
-            return
-        }
-        guard let entry = cachedCodePage() else {
-            try step()  // fills the TLB (or raises the fetch fault)
+        if state.pointee.is64BitMode {
+            try runChain(&retired, limit: limit, legacy: false)
+        } else if state.isFlat32 {
+            try runFlat32Blocks(&retired, limit: limit)
+        } else {
+            try step()
             retired &+= 1
-            return
         }
-        try runChain(&retired, limit: limit, page: entry, legacy: false)
     }
 
     /// `runBlocks` for flat 32-bit code: the same loop, compiled separately with `legacy` set
     /// (one function holding both loops was larger and slower).
     @inline(never)
     func runFlat32Blocks(_ retired: inout UInt64, limit: UInt64) throws(Interruption) {
-        guard let entry = cachedCodePage() else {
-            try step()
-            retired &+= 1
-            return
-        }
-        try runChain(&retired, limit: limit, page: entry, legacy: true)
+        try runChain(&retired, limit: limit, legacy: true)
     }
 
     /// The TLB entry of RIP's page if it is cached RAM or ROM that the current privilege may
@@ -52,9 +40,15 @@ extension Interpreter {
         return entry
     }
 
-    /// The block loop of `runBlocks`, inlined into its two callers with `legacy` a constant.
+    /// The block loop of `runBlocks`, inlined into its two callers with `legacy` a constant; or
+    /// one instruction on the byte interpreter when RIP's page is not cached executable memory.
     @inline(__always)
-    func runChain(_ retired: inout UInt64, limit: UInt64, page entry: TLBEntry, legacy: Bool) throws(Interruption) {
+    func runChain(_ retired: inout UInt64, limit: UInt64, legacy: Bool) throws(Interruption) {
+        guard let entry = cachedCodePage() else {
+            try step()  // fills the TLB (or raises the fetch fault)
+            retired &+= 1
+            return
+        }
         // Fields copied out of `self`, which arrives by address: otherwise every guest store
         // (through pointers that might alias it, as far as the compiler knows) reloads them.
         let state = self.state, codeCache = self.codeCache
@@ -161,10 +155,9 @@ extension Interpreter {
     /// Marks a page as holding decoded code and takes away the TLB's direct write pointers to it,
     /// so that every write to it reaches `writePhysical` and invalidates its blocks.
     func markCodePage(_ physical: UInt64) {
-        let page = physical >> 12
-        guard page < UInt64(codeCache.ramPageCount), codeCache.codePages[Int(page)] == 0 else { return }
-        codeCache.codePages[Int(page)] = 1
-        for index in 0..<TLB.size where tlb.entries[index].physicalPage == page << 12 {
+        guard codeCache.markCodePage(physical) else { return }
+        let page = physical & ~0xFFF
+        for index in 0..<TLB.size where tlb.entries[index].physicalPage == page {
             tlb.entries[index].hostWrite = 0
         }
     }

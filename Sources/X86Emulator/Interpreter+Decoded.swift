@@ -27,7 +27,7 @@ extension Interpreter {
         case .subtractRegisters: registerALU(d, 5, source: gpr[reg])
         case .xorRegisters: registerALU(d, 6, source: gpr[reg])
         case .compareRegisters: registerALU(d, 7, source: gpr[reg])
-        case .testRegisters: _ = fastALU(4, gpr[Int(d.pointee.rm)], gpr[reg], size: size, mask: d.pointee.mask)
+        case .testRegisters: _ = alu(4, gpr[Int(d.pointee.rm)], gpr[reg], size: size, mask: d.pointee.mask)
         case .addImmediate: registerALU(d, 0, source: d.pointee.immediate)
         case .orImmediate: registerALU(d, 1, source: d.pointee.immediate)
         case .andImmediate: registerALU(d, 4, source: d.pointee.immediate)
@@ -41,7 +41,7 @@ extension Interpreter {
             registerALU(d, 7, source: d.pointee.immediate)
             return fusedJump(d, rip: rip)
         case .testRegistersJump:
-            _ = fastALU(4, gpr[Int(d.pointee.rm)], gpr[reg], size: size, mask: d.pointee.mask)
+            _ = alu(4, gpr[Int(d.pointee.rm)], gpr[reg], size: size, mask: d.pointee.mask)
             return fusedJump(d, rip: rip)
         case .addImmediateJump:
             registerALU(d, 0, source: d.pointee.immediate)
@@ -71,27 +71,27 @@ extension Interpreter {
             if d.pointee.isMemory {
                 let linear = try linearOperand(d, next: next, size: size, mode: mode)
                 let value = try readLinear(linear, size: size, user: mode.user)
-                let result = fastALU(operation, value, readRegister(reg, size: size, rex: rex), size: size)
+                let result = alu(operation, value, readRegister(reg, size: size, rex: rex), size: size)
                 if operation != 7 { try writeLinear(linear, size: size, user: mode.user, result) }
             } else {
                 let rm = Int(d.pointee.rm)
-                let result = fastALU(operation, readRegister(rm, size: size, rex: rex), readRegister(reg, size: size, rex: rex), size: size)
+                let result = alu(operation, readRegister(rm, size: size, rex: rex), readRegister(reg, size: size, rex: rex), size: size)
                 if operation != 7 { writeRegister(rm, size: size, rex: rex, result) }
             }
         case .aluRegisterOperand:
             let operation = d.pointee.subop
             let source = try readOperand(d, size: size, next: next, mode: mode)
-            let result = fastALU(operation, readRegister(reg, size: size, rex: rex), source, size: size)
+            let result = alu(operation, readRegister(reg, size: size, rex: rex), source, size: size)
             if operation != 7 { writeRegister(reg, size: size, rex: rex, result) }
         case .aluOperandImmediate:
             let operation = d.pointee.subop
             if d.pointee.isMemory {
                 let linear = try linearOperand(d, next: next, size: size, mode: mode)
-                let result = fastALU(operation, try readLinear(linear, size: size, user: mode.user), d.pointee.immediate, size: size)
+                let result = alu(operation, try readLinear(linear, size: size, user: mode.user), d.pointee.immediate, size: size)
                 if operation != 7 { try writeLinear(linear, size: size, user: mode.user, result) }
             } else {
                 let rm = Int(d.pointee.rm)
-                let result = fastALU(operation, readRegister(rm, size: size, rex: rex), d.pointee.immediate, size: size)
+                let result = alu(operation, readRegister(rm, size: size, rex: rex), d.pointee.immediate, size: size)
                 if operation != 7 { writeRegister(rm, size: size, rex: rex, result) }
             }
         case .loadEffectiveAddress:
@@ -131,9 +131,9 @@ extension Interpreter {
         let reg = Int(d.pointee.reg)
         switch d.pointee.operation {
         case .testOperandRegister:
-            _ = fastALU(4, try readOperand(d, size: size, next: next, mode: mode), readRegister(reg, size: size, rex: rex), size: size)
+            _ = alu(4, try readOperand(d, size: size, next: next, mode: mode), readRegister(reg, size: size, rex: rex), size: size)
         case .testOperandImmediate:
-            _ = fastALU(4, try readOperand(d, size: size, next: next, mode: mode), d.pointee.immediate, size: size)
+            _ = alu(4, try readOperand(d, size: size, next: next, mode: mode), d.pointee.immediate, size: size)
         case .increment, .decrement:
             let linear = d.pointee.isMemory ? try linearOperand(d, next: next, size: size, mode: mode) : 0
             let value =
@@ -148,7 +148,7 @@ extension Interpreter {
             try modifyOperand(d, size: size, next: next, mode: mode) { value in ~value }
         case .negate:
             // NEG is 0 - value: its CF (value != 0) is SUB's borrow.
-            try modifyOperand(d, size: size, next: next, mode: mode) { value in fastALU(5, 0, value, size: size) }
+            try modifyOperand(d, size: size, next: next, mode: mode) { value in alu(5, 0, value, size: size) }
         case .pushImmediate:
             try push(d.pointee.immediate, mode: mode)
         case .zeroExtend8:
@@ -303,7 +303,7 @@ extension Interpreter {
     @_transparent
     func registerALU(_ d: UnsafePointer<DecodedInstruction>, _ operation: UInt8, source: UInt64) {
         let rm = Int(d.pointee.rm)
-        let result = fastALU(operation, gpr[rm], source, size: Int(d.pointee.size), mask: d.pointee.mask)
+        let result = alu(operation, gpr[rm], source, size: Int(d.pointee.size), mask: d.pointee.mask)
         if operation != 7 { gpr[rm] = result }  // a 32-bit result is already zero-extended
     }
 
@@ -312,84 +312,6 @@ extension Interpreter {
     func fusedJump(_ d: UnsafePointer<DecodedInstruction>, rip: UInt64) -> UInt64 {
         let next = rip &+ UInt64(d.pointee.length) &+ UInt64(d.pointee.scale)
         return fastCondition(d.pointee.subop) ? next &+ UInt64(bitPattern: Int64(d.pointee.displacement)) : next
-    }
-
-    // MARK: - Lazy flags
-
-    /// ADD OR ADC SBB AND SUB XOR CMP, keeping the flags lazily (ADC and SBB read CF, so they
-    /// take the eager path).
-    @_transparent
-    func fastALU(_ operation: UInt8, _ a: UInt64, _ b: UInt64, size: Int, mask m: UInt64? = nil) -> UInt64 {
-        let m = m ?? mask(size)
-        let a = a & m, b = b & m
-        let result: UInt64
-        let kind: LazyFlags.Kind
-        switch operation {
-        case 0:
-            result = (a &+ b) & m
-            kind = .add
-        case 5, 7:
-            result = (a &- b) & m
-            kind = .subtract
-        case 1:
-            result = a | b
-            kind = .logic
-        case 4:
-            result = a & b
-            kind = .logic
-        case 6:
-            result = a ^ b
-            kind = .logic
-        default:
-            return alu(Int(operation), a, b, size: size)
-        }
-        state.pointee.lazyFlags = LazyFlags(kind: kind, size: UInt8(size), a: a, b: b, result: result)
-        return result
-    }
-
-    /// INC/DEC: CF keeps its value, so it is settled into the stored flags first.
-    @_transparent
-    func incrementOrDecrement(_ value: UInt64, decrement: Bool, size: Int, mask m: UInt64? = nil) -> UInt64 {
-        let m = m ?? mask(size)
-        let a = value & m
-        let flags = state.pointee.storedFlags
-        let carry = state.pointee.lazyFlags.carry(storedCarry: flags & CPUState.cf != 0)
-        state.pointee.storedFlags = flags & ~CPUState.cf | (carry ? CPUState.cf : 0)
-        let result = (decrement ? a &- 1 : a &+ 1) & m
-        state.pointee.lazyFlags = LazyFlags(kind: decrement ? .decrement : .increment, size: UInt8(size), a: a, b: 1, result: result)
-        return result
-    }
-
-    /// Condition code `cc` from the lazy flags without materializing all of RFLAGS.
-    @_transparent
-    func fastCondition(_ cc: UInt8) -> Bool {
-        let kind = state.pointee.lazyFlags.kind
-        let result: Bool
-        // JZ/JNZ first: the most common condition needs only the result.
-        if cc >> 1 == 2 && kind != .none {
-            result = state.pointee.lazyFlags.result == 0
-        } else if (kind == .subtract || kind == .logic || kind == .add) && cc >> 1 != 5 {
-            result = lazyCondition(cc)
-        } else {
-            return condition(cc)
-        }
-        return cc & 1 == 0 ? result : !result
-    }
-
-    /// The even condition `cc & ~1` after ADD, SUB/CMP or a logic operation (not INC/DEC, whose
-    /// CF is the stored one), from operands and result.
-    @_transparent
-    func lazyCondition(_ cc: UInt8) -> Bool {
-        let lazy = state.pointee.lazyFlags
-        switch cc >> 1 {
-        case 0: return lazy.overflow
-        case 1: return lazy.carry(storedCarry: false)
-        case 2: return lazy.zero
-        case 3: return lazy.carry(storedCarry: false) || lazy.zero
-        case 4: return lazy.sign
-        case 6: return lazy.sign != lazy.overflow
-        default: return lazy.zero || lazy.sign != lazy.overflow
-        }
     }
 }
 

@@ -31,15 +31,15 @@ extension Interpreter {
             switch form {
             case 0, 1:
                 let m = try decodeModRM(&i)
-                let result = alu(operation, try read(m.operand, size: size, p), readReg(m, size: size, p), size: size)
+                let result = alu(UInt8(operation), try read(m.operand, size: size, p), readReg(m, size: size, p), size: size)
                 if operation != 7 { try write(m.operand, size: size, p, result) }
             case 2, 3:
                 let m = try decodeModRM(&i)
-                let result = alu(operation, readReg(m, size: size, p), try read(m.operand, size: size, p), size: size)
+                let result = alu(UInt8(operation), readReg(m, size: size, p), try read(m.operand, size: size, p), size: size)
                 if operation != 7 { writeReg(m, size: size, p, result) }
             default:
                 let immediate = try fetchSigned(&i, size: min(size, 4))
-                let result = alu(operation, readRegister(0, size: size, rex: false), immediate, size: size)
+                let result = alu(UInt8(operation), readRegister(0, size: size, rex: false), immediate, size: size)
                 if operation != 7 { writeRegister(0, size: size, rex: false, result) }
             }
         case 0x06, 0x0E, 0x16, 0x1E:  // PUSH ES/CS/SS/DS (#UD in 64-bit mode)
@@ -53,7 +53,7 @@ extension Interpreter {
         case 0x40...0x4F:  // INC/DEC r (in 64-bit mode these bytes are REX prefixes and never get here)
             let index = Int(opcode & 7)
             writeRegister(
-                index, size: os, rex: false, incrementDecrement(readRegister(index, size: os, rex: false), decrement: opcode >= 0x48, size: os))
+                index, size: os, rex: false, incrementOrDecrement(readRegister(index, size: os, rex: false), decrement: opcode >= 0x48, size: os))
         case 0x50...0x57:
             let size = stackOperandSize(p)
             try push(readRegister(Int(opcode & 7) + p.rexB, size: size, rex: true), size: size)
@@ -81,7 +81,7 @@ extension Interpreter {
             let immediateSize = opcode == 0x81 ? min(size, 4) : 1
             let m = try decodeModRM(&i, immediateSize: immediateSize)
             let immediate = try fetchSigned(&i, size: immediateSize)
-            let result = alu(m.reg & 7, try read(m.operand, size: size, p), immediate, size: size)
+            let result = alu(UInt8(m.reg & 7), try read(m.operand, size: size, p), immediate, size: size)
             if m.reg & 7 != 7 { try write(m.operand, size: size, p, result) }
         case 0x84, 0x85:
             let size = opcode == 0x84 ? 1 : os
@@ -341,7 +341,7 @@ extension Interpreter {
         switch operation {
         case 0, 1:
             let value = try read(m.operand, size: size, p)
-            try write(m.operand, size: size, p, incrementDecrement(value, decrement: operation == 1, size: size))
+            try write(m.operand, size: size, p, incrementOrDecrement(value, decrement: operation == 1, size: size))
             return nil
         case 2, 4:  // CALL/JMP near indirect
             let targetSize = state.pointee.is64BitMode ? 8 : size

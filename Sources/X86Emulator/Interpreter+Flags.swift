@@ -1,18 +1,10 @@
-/// Arithmetic with exact flags (computed eagerly in this version).
+/// Arithmetic with exact flags: the common operations keep them lazily (`LazyFlags`), the rest
+/// compute them at once.
 extension Interpreter {
-    /// The eight classic ALU operations, in their opcode order (ADD OR ADC SBB AND SUB XOR CMP).
-    func alu(_ operation: Int, _ a: UInt64, _ b: UInt64, size: Int) -> UInt64 {
-        let m = mask(size)
+    /// ADC and SBB: they read CF, so their flags are computed at once (see `alu` for the rest).
+    func addOrSubtractWithCarry(_ operation: UInt8, _ a: UInt64, _ b: UInt64, size: Int) -> UInt64 {
         let carryIn: UInt64 = state.pointee.flag(CPUState.cf) ? 1 : 0
-        switch operation {
-        case 0: return add(a, b, carry: 0, size: size)
-        case 1: return logic(a | b, size: size)
-        case 2: return add(a, b, carry: carryIn, size: size)
-        case 3: return subtract(a, b, borrow: carryIn, size: size)
-        case 4: return logic(a & b, size: size)
-        case 5, 7: return subtract(a, b, borrow: 0, size: size)
-        default: return logic((a ^ b) & m, size: size)
-        }
+        return operation == 2 ? add(a, b, carry: carryIn, size: size) : subtract(a, b, borrow: carryIn, size: size)
     }
 
     func add(_ a: UInt64, _ b: UInt64, carry: UInt64, size: Int) -> UInt64 {
@@ -58,15 +50,6 @@ extension Interpreter {
         state.pointee.rflags = flags
     }
 
-    /// ZF, SF and PF of a result.
-    func resultFlags(_ result: UInt64, size: Int) -> UInt64 {
-        var flags: UInt64 = 0
-        if result & mask(size) == 0 { flags |= CPUState.zf }
-        if result & signBit(size) != 0 { flags |= CPUState.sf }
-        if UInt8(truncatingIfNeeded: result).nonzeroBitCount % 2 == 0 { flags |= CPUState.pf }
-        return flags
-    }
-
     /// Whether condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc) holds.
     func condition(_ cc: UInt8) -> Bool {
         let flags = state.pointee.rflags  // one read (not a copy of the whole state)
@@ -84,14 +67,6 @@ extension Interpreter {
         default: result = zf || sf != of
         }
         return cc & 1 == 0 ? result : !result
-    }
-
-    /// INC and DEC leave CF alone.
-    func incrementDecrement(_ value: UInt64, decrement: Bool, size: Int) -> UInt64 {
-        let carry = state.pointee.flag(CPUState.cf)
-        let result = decrement ? subtract(value, 1, borrow: 0, size: size) : add(value, 1, carry: 0, size: size)
-        state.pointee.setFlag(CPUState.cf, carry)
-        return result
     }
 
     /// Shifts and rotates of group 2 (ROL ROR RCL RCR SHL SHR SAL SAR). Flags per SDM; where the
@@ -161,6 +136,84 @@ extension Interpreter {
         state.pointee.rflags = s.rflags
         return result
     }
+
+    // MARK: - Lazily kept flags
+
+    /// The eight classic ALU operations, in their opcode order (ADD OR ADC SBB AND SUB XOR CMP),
+    /// keeping the flags lazily (ADC and SBB read CF, so they compute them at once).
+    @_transparent
+    func alu(_ operation: UInt8, _ a: UInt64, _ b: UInt64, size: Int, mask m: UInt64? = nil) -> UInt64 {
+        let m = m ?? mask(size)
+        let a = a & m, b = b & m
+        let result: UInt64
+        let kind: LazyFlags.Kind
+        switch operation {
+        case 0:
+            result = (a &+ b) & m
+            kind = .add
+        case 5, 7:
+            result = (a &- b) & m
+            kind = .subtract
+        case 1:
+            result = a | b
+            kind = .logic
+        case 4:
+            result = a & b
+            kind = .logic
+        case 6:
+            result = a ^ b
+            kind = .logic
+        default:
+            return addOrSubtractWithCarry(operation, a, b, size: size)
+        }
+        state.pointee.lazyFlags = LazyFlags(kind: kind, size: UInt8(size), a: a, b: b, result: result)
+        return result
+    }
+
+    /// INC/DEC: CF keeps its value, so it is settled into the stored flags first.
+    @_transparent
+    func incrementOrDecrement(_ value: UInt64, decrement: Bool, size: Int, mask m: UInt64? = nil) -> UInt64 {
+        let m = m ?? mask(size)
+        let a = value & m
+        let flags = state.pointee.storedFlags
+        let carry = state.pointee.lazyFlags.carry(storedCarry: flags & CPUState.cf != 0)
+        state.pointee.storedFlags = flags & ~CPUState.cf | (carry ? CPUState.cf : 0)
+        let result = (decrement ? a &- 1 : a &+ 1) & m
+        state.pointee.lazyFlags = LazyFlags(kind: decrement ? .decrement : .increment, size: UInt8(size), a: a, b: 1, result: result)
+        return result
+    }
+
+    /// Condition code `cc` from the lazy flags without materializing all of RFLAGS.
+    @_transparent
+    func fastCondition(_ cc: UInt8) -> Bool {
+        let kind = state.pointee.lazyFlags.kind
+        let result: Bool
+        // JZ/JNZ first: the most common condition needs only the result.
+        if cc >> 1 == 2 && kind != .none {
+            result = state.pointee.lazyFlags.result == 0
+        } else if (kind == .subtract || kind == .logic || kind == .add) && cc >> 1 != 5 {
+            result = lazyCondition(cc)
+        } else {
+            return condition(cc)
+        }
+        return cc & 1 == 0 ? result : !result
+    }
+
+    /// The even condition `cc & ~1` after ADD, SUB/CMP or a logic operation (not INC/DEC, whose
+    /// CF is the stored one), from operands and result.
+    @_transparent
+    func lazyCondition(_ cc: UInt8) -> Bool {
+        let lazy = state.pointee.lazyFlags
+        switch cc >> 1 {
+        case 0: return lazy.overflow
+        case 1: return lazy.carry(storedCarry: false)
+        case 2: return lazy.zero
+        case 3: return lazy.carry(storedCarry: false) || lazy.zero
+        case 4: return lazy.sign
+        case 6: return lazy.sign != lazy.overflow
+        default: return lazy.zero || lazy.sign != lazy.overflow
+        }
+    }
 }
 
 /// RFLAGS as a value with the same `flag`/`setFlag` vocabulary as `CPUState`.
@@ -171,4 +224,13 @@ struct FlagWord {
     mutating func setFlag(_ bit: UInt64, _ on: Bool) {
         if on { rflags |= bit } else { rflags &= ~bit }
     }
+}
+
+/// ZF, SF and PF of a result of `size` bytes (shared by the eager and the lazy flags).
+func resultFlags(_ result: UInt64, size: Int) -> UInt64 {
+    var flags: UInt64 = 0
+    if result & mask(size) == 0 { flags |= CPUState.zf }
+    if result & signBit(size) != 0 { flags |= CPUState.sf }
+    if UInt8(truncatingIfNeeded: result).nonzeroBitCount % 2 == 0 { flags |= CPUState.pf }
+    return flags
 }

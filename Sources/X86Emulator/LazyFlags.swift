@@ -41,13 +41,10 @@ struct LazyFlags {
 
     /// CF, PF, AF, ZF, SF and OF as RFLAGS bits.
     func arithmeticFlags(storedCarry: Bool) -> UInt64 {
-        var flags: UInt64 = 0
+        var flags = resultFlags(result, size: Int(size))
         if carry(storedCarry: storedCarry) { flags |= CPUState.cf }
-        if UInt8(truncatingIfNeeded: result).nonzeroBitCount & 1 == 0 { flags |= CPUState.pf }
         // AND/OR/XOR/TEST leave AF undefined; cleared, as the eager path and current CPUs do.
         if kind != .logic && (a ^ b ^ result) & 0x10 != 0 { flags |= CPUState.af }
-        if zero { flags |= CPUState.zf }
-        if sign { flags |= CPUState.sf }
         if overflow { flags |= CPUState.of }
         return flags
     }
