@@ -36,8 +36,9 @@ struct CodeCache {
     init(ramSize: UInt64) {
         blocks = .allocate(capacity: Self.blockSlots)
         blocks.initialize(repeating: CodeBlock(), count: Self.blockSlots)
+        // Not initialized: a plain value type, and every entry is written by buildBlock before a
+        // block can reach it; so its 2 MiB are only touched as code is decoded.
         arena = .allocate(capacity: Self.arenaCapacity)
-        arena.initialize(repeating: DecodedInstruction(), count: Self.arenaCapacity)
         ramPageCount = Int(ramSize >> 12)
         codePages = .allocate(capacity: max(ramPageCount, 1))
         codePages.initialize(repeating: 0, count: max(ramPageCount, 1))
