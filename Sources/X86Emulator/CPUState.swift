@@ -20,6 +20,12 @@ struct CPUState {
     var lazyFlags = LazyFlags()
     /// Set when a write hit a page with decoded code: the running block must stop.
     var stopBlock = false
+    /// Iterations that REP string instructions ran, each a unit of work toward the stop check (a
+    /// REP instruction is one instruction however long it runs).
+    var repeatedIterations: UInt64 = 0
+    /// REP instructions that paused part-way (RIP on the instruction, RCX holding what is left)
+    /// so that the run loop could check for a stop; they retire once, when they finish.
+    var pausedRepeats: UInt64 = 0
     var segments: (Segment, Segment, Segment, Segment, Segment, Segment) = (Segment(), Segment(), Segment(), Segment(), Segment(), Segment())
     var tr = Segment(), ldt = Segment()
     var gdt = DescriptorTable(), idt = DescriptorTable()

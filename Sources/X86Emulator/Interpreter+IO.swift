@@ -35,7 +35,9 @@ extension Interpreter {
     }
 
     /// MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS with REP/REPE/REPNE. A repeated instruction runs
-    /// in chunks so a stop request is noticed; returns the instruction's own address to resume.
+    /// in chunks, as a CPU takes interrupts between iterations: after a chunk it returns its own
+    /// address (RCX holds what is left) so the run loop can check for a stop, and every iteration
+    /// counts as work toward that check.
     func stringInstruction(_ opcode: UInt8, _ p: Prefixes, start: UInt64) throws(Interruption) -> UInt64? {
         let size: Int
         switch opcode {
@@ -91,7 +93,8 @@ extension Interpreter {
                 try portOut(port, size: size, value)
                 if !repeated { return nil }
                 iterations += 1
-                if iterations >= Self.stringChunk { return start }
+                state.pointee.repeatedIterations &+= 1
+                if iterations >= Self.stringChunk && gpr[1] & addressMask != 0 { return pause(start) }
                 continue
             }
             guard repeated else { return nil }
@@ -102,10 +105,19 @@ extension Interpreter {
                 if (p.rep == 0xF3 && !zf) || (p.rep == 0xF2 && zf) { return nil }
             }
             iterations += 1
-            if iterations >= Self.stringChunk && count != 0 { return start }
+            state.pointee.repeatedIterations &+= 1
+            if iterations >= Self.stringChunk && count != 0 { return pause(start) }
         }
     }
 
-    /// How many iterations of a REP instruction run before the loop checks for a stop request.
-    static var stringChunk: Int { 4096 }
+    /// Ends a chunk of a REP instruction: it resumes at `start`, and retires only when it finishes.
+    private func pause(_ start: UInt64) -> UInt64 {
+        state.pointee.pausedRepeats &+= 1
+        return start
+    }
+
+    /// How many iterations of a REP instruction run before it pauses for the run loop's checks.
+    /// Each iteration counts as an instruction toward `SoftwareVirtualCPU.instructionsPerCheck`,
+    /// so a stop request waits at most that many iterations (a few ms for port I/O).
+    static var stringChunk: Int { 1024 }
 }

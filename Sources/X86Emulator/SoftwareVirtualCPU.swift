@@ -10,7 +10,7 @@ public final class SoftwareVirtualCPU: VirtualCPU {
     let codeCache: CodeCache
     let memory: GuestMemory
     /// How many instructions run between two checks for a stop request.
-    static let instructionsPerCheck = 4096
+    public static let instructionsPerCheck = 4096
 
     public init(memory: GuestMemory) {
         self.memory = memory
@@ -50,17 +50,23 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         let start = monotonicNanoseconds()
         var retired: UInt64 = 0
         var exceptions: UInt64 = 0
+        let pausedAtStart = state.pointee.pausedRepeats
         defer {
             statisticsStorage.pointee.guestNanoseconds &+= monotonicNanoseconds() &- start
-            statisticsStorage.pointee.instructions &+= retired
+            // A REP instruction that paused for the stop check was counted each time it paused.
+            statisticsStorage.pointee.instructions &+= retired &- (state.pointee.pausedRepeats &- pausedAtStart)
         }
+        // Every loop a guest controls is bounded by this check: exceptions and the iterations of
+        // REP string instructions count toward it as instructions do, so neither a fault loop nor
+        // `rep movsb` with a huge RCX can keep a stop request waiting.
+        let state = self.state
+        func work() -> UInt64 { retired &+ exceptions &+ state.pointee.repeatedIterations }
         while true {
             if let requested = kicker.requestedStop { return requested }
-            // Exceptions count towards the check too, so a fault loop still reaches it.
-            let checkpoint = retired &+ exceptions &+ UInt64(Self.instructionsPerCheck)
-            while retired &+ exceptions < checkpoint {
+            let checkpoint = work() &+ UInt64(Self.instructionsPerCheck)
+            while work() < checkpoint {
                 do {
-                    try interpreter.runBlocks(&retired, limit: checkpoint &- exceptions)
+                    try interpreter.runBlocks(&retired, limit: retired &+ (checkpoint &- work()))
                 } catch {
                     if let stop = handle(error, interpreter) { return stop }
                     exceptions &+= 1
