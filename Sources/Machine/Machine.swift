@@ -17,6 +17,10 @@ public final class Machine {
     public let backendReason: String
     let io: MachineIO
     let postCodes = PostCodePort()
+    /// Stops this machine's one run; created with the machine so that the console can give up
+    /// waiting for its output when a stop is requested.
+    let kicker = CPUKicker()
+    let console: Console
     let buildStart: UInt64
     let logger: Logger
 
@@ -37,19 +41,20 @@ public final class Machine {
             }
         } catch { throw .memory(error) }
 
+        console = Console(configuration.console, stop: kicker.stopSignal)
         let hypercallPort = HypercallPort()
         let ports: Bus
         do {
             ports = try Bus([
                 (BusRange(base: UInt64(PostCodePort.port), size: 1), postCodes),
                 (BusRange(base: UInt64(DebugExit.port), size: DebugExit.portCount), DebugExit()),
-                (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), SerialPort(console: configuration.console)),
+                (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), SerialPort(console: console)),
                 (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
             ])
         } catch { throw .bus(error) }
         io = MachineIO(
             ports: ports, mmio: try! Bus([]), hypercallPort: hypercallPort,
-            hypercalls: HypercallHandler(memory: memory, console: configuration.console), logger: logger)
+            hypercalls: HypercallHandler(memory: memory, console: console), logger: logger)
 
         (backend, backendReason) = try Self.makeBackend(configuration, memory: memory, logger: logger)
         do {
@@ -85,8 +90,8 @@ public final class Machine {
     }
 
     /// Runs the guest until it stops, enforcing the timeout and stopping on SIGINT/SIGTERM.
+    /// A machine runs once: its first stop ends it.
     public func run() throws(MachineError) -> RunReport {
-        let kicker = CPUKicker()
         let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout)
         let runStart = monotonicNanoseconds()
         let reason: StopReason
@@ -118,7 +123,7 @@ public final class Machine {
             unclaimedMMIO: counters.unclaimedMMIO.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             unclaimedMMIOTotal: counters.unclaimedMMIOTotal,
             hypercalls: counters.hypercalls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-            setupNanoseconds: setup, runNanoseconds: run, postCodes: postCodes.history,
+            setupNanoseconds: setup, runNanoseconds: run, postCodes: postCodes.history, unwrittenConsoleBytes: console.unwrittenBytes,
             registers: try? backend.cpu.registers(), systemRegisters: try? backend.cpu.systemRegisters())
     }
 }

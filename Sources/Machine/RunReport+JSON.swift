@@ -12,9 +12,10 @@ extension RunReport {
         ]
         switch stopReason {
         case .debugExit(let value): members.append(("debug_exit_value", .unsigned(UInt64(value))))
-        case .exitHypercall(let status): members.append(("exit_hypercall_status", .unsigned(UInt64(status))))
+        case .exitHypercall(let status): members.append(("exit_hypercall_status", .unsigned(status)))
         default: break
         }
+        members.append(("console_bytes_unwritten", .integer(Int64(unwrittenConsoleBytes))))
         var exits: [(String, JSON)] = [("total", .unsigned(statistics.totalExits))]
         for kind in ExitKind.allCases { exits.append((kind.name, .unsigned(statistics[kind]))) }
         members.append(("exits", .object(exits)))

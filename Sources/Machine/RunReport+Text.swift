@@ -2,7 +2,13 @@ import VMCore
 
 extension RunReport {
     /// The one line printed on stderr for every stop.
-    public var stopLine: String { "vmm: \(stopReason) (exit status \(exitStatus))" }
+    public var stopLine: String {
+        var line = "vmm: \(stopReason)"
+        if unwrittenConsoleBytes > 0 {
+            line += "; \(unwrittenConsoleBytes) bytes of console output could not be written (the output was closed or not read)"
+        }
+        return line + " (exit status \(exitStatus))"
+    }
 
     /// The register dump printed after abnormal stops.
     public var registerDump: String {

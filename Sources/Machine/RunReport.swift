@@ -27,6 +27,9 @@ public struct RunReport: Sendable {
     /// Nanoseconds from the first guest entry to the stop.
     public var runNanoseconds: UInt64
     public var postCodes: [UInt8]
+    /// Console bytes the guest wrote that never reached the output: it was closed, or not being
+    /// read when the run stopped.
+    public var unwrittenConsoleBytes: Int = 0
     /// The vCPU state at the stop (read for every stop; printed for abnormal ones).
     public var registers: Registers?
     public var systemRegisters: SystemRegisters?

@@ -16,7 +16,7 @@ final class Watchdog {
     private var thread: pthread_t?
 
     init(kicker: CPUKicker, timeout: Double?) {
-        cancelPipe = makePipe()
+        cancelPipe = makeWakePipe()
         SignalForwarding.install()
         let deadline = timeout.map { monotonicNanoseconds() + UInt64($0 * 1e9) }
         let watch = WatchContext(kicker: kicker, cancelFD: cancelPipe.read, deadline: deadline)
@@ -73,7 +73,7 @@ private struct WatchContext: Sendable {
 
 /// SIGINT and SIGTERM become a write to a pipe that the watchdog polls.
 enum SignalForwarding {
-    static let pipe = makePipe()
+    static let pipe = makeWakePipe()
     /// The write end, stored before the handler is installed so the handler only loads it.
     static let writeFD = Atomic<Int32>(-1)
     private static let installed: Bool = {
@@ -118,15 +118,4 @@ private func spawnThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
         return nil
     }
     return thread
-}
-
-/// A close-on-exec pipe whose ends never block (a full pipe already says "wake up").
-private func makePipe() -> (read: Int32, write: Int32) {
-    var fds: [Int32] = [-1, -1]
-    guard pipe(&fds) == 0 else { return (-1, -1) }
-    for fd in fds {
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-    }
-    return (fds[0], fds[1])
 }

@@ -5,8 +5,9 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     case halted(interruptsEnabled: Bool)
     /// The guest wrote `value` to the isa-debug-exit port.
     case debugExit(value: UInt32)
-    /// The guest asked to exit through the exit hypercall.
-    case exitHypercall(status: UInt32)
+    /// The guest asked to exit through the exit hypercall, with RBX (all of it; the process
+    /// status is its low 8 bits).
+    case exitHypercall(status: UInt64)
     /// Triple fault or another shutdown condition.
     case shutdown
     /// The hardware refused to enter the guest (KVM_EXIT_FAIL_ENTRY).
@@ -25,7 +26,9 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .halted(false): return "guest halted (HLT with interrupts disabled)"
         case .halted(true): return "guest halted with interrupts enabled, but no device can interrupt it"
         case .debugExit(let value): return "guest wrote \(hex(value)) to the debug-exit port"
-        case .exitHypercall(let status): return "guest called the exit hypercall with status \(status)"
+        case .exitHypercall(let status):
+            let note = status > 0xFF ? " (\(hex(status)); the process status is its low 8 bits)" : ""
+            return "guest called the exit hypercall with status \(status)" + note
         case .shutdown: return "guest shut down (triple fault)"
         case .entryFailed(let reason): return "KVM could not enter the guest (hardware entry failure reason \(hex(reason)))"
         case .internalError(let suberror, let data):

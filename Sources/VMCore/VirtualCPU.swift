@@ -22,6 +22,8 @@ public final class CPUKicker: Sendable {
     /// Set once a stop is pending: the run loop polls this on every exit without taking a lock.
     private let stopPending = Atomic<Bool>(false)
     private let interrupt = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Raised with the first stop request, for waits outside the vCPU (console output) to give up.
+    public let stopSignal = StopSignal()
 
     public init() {}
 
@@ -34,6 +36,7 @@ public final class CPUKicker: Sendable {
         }
         guard isFirst else { return }
         stopPending.store(true, ordering: .releasing)
+        stopSignal.raise()
         interrupt.withLock { $0?() }
     }
 

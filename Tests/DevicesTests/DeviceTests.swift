@@ -6,13 +6,13 @@ import VMCore
 @Suite struct SerialPortTests {
     @Test func sendsTransmittedBytesToTheConsole() {
         let console = RecordingConsole()
-        let port = SerialPort(console: console)
+        let port = SerialPort(console: Console(console))
         for byte in "hi\n".utf8 { _ = port.write(offset: 0, width: .byte, value: UInt64(byte)) }
         #expect(console.output == "hi\n")
     }
 
     @Test func aWideAccessReachesConsecutiveRegisters() {
-        let port = SerialPort(console: RecordingConsole())
+        let port = SerialPort(console: Console(RecordingConsole()))
         _ = port.write(offset: 7, width: .byte, value: 0x5A)
         // A word read at offset 6 returns MSR in the low byte and the scratch register above it.
         #expect(port.read(offset: 6, width: .word) >> 8 == 0x5A)
@@ -42,7 +42,7 @@ import VMCore
     let console = RecordingConsole()
     let handler: HypercallHandler
 
-    init() { handler = HypercallHandler(memory: memory, console: console) }
+    init() { handler = HypercallHandler(memory: memory, console: Console(console)) }
 
     func call(_ number: UInt32, _ rbx: UInt64 = 0, _ rcx: UInt64 = 0, longMode: Bool = true) -> (IOAction, Registers) {
         var registers = Registers()
@@ -82,6 +82,13 @@ import VMCore
 
     @Test func exitStopsTheRunWithTheStatus() {
         #expect(call(2, 7).0 == .stop(.exitHypercall(status: 7)))
+    }
+
+    @Test func exitReportsAll64BitsOfRBX() {
+        // The process status is the low 8 bits (0 here), but the report must not say "status 0".
+        let (action, _) = call(2, 0xFFFF_FFFF_0000_0000)
+        #expect(action == .stop(.exitHypercall(status: 0xFFFF_FFFF_0000_0000)))
+        #expect(StopReason.exitHypercall(status: 0xFFFF_FFFF_0000_0000).description.contains("0xffffffff00000000"))
     }
 
     @Test func monotonicTimeAdvances() {

@@ -25,10 +25,10 @@ public final class HypercallPort: BusDevice {
 /// length against guest memory, and writes the result to RAX.
 public struct HypercallHandler: Sendable {
     let memory: GuestMemory
-    let console: any ConsoleSink
+    let console: Console
     let startNanoseconds: UInt64
 
-    public init(memory: GuestMemory, console: any ConsoleSink, startNanoseconds: UInt64 = monotonicNanoseconds()) {
+    public init(memory: GuestMemory, console: Console, startNanoseconds: UInt64 = monotonicNanoseconds()) {
         self.memory = memory
         self.console = console
         self.startNanoseconds = startNanoseconds
@@ -47,7 +47,7 @@ public struct HypercallHandler: Sendable {
         case .consoleWrite:
             registers.rax = consoleWrite(address: arguments.0, length: arguments.1)
         case .exit:
-            return .stop(.exitHypercall(status: UInt32(truncatingIfNeeded: arguments.0)))
+            return .stop(.exitHypercall(status: arguments.0))
         case .monotonicTime:
             registers.rax = monotonicNanoseconds() &- startNanoseconds
         }

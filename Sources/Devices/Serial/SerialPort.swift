@@ -11,9 +11,9 @@ public final class SerialPort: BusDevice {
 
     public let name = "serial"
     private let uart = Mutex(UART16550())
-    private let console: any ConsoleSink
+    private let console: Console
 
-    public init(console: any ConsoleSink) { self.console = console }
+    public init(console: Console) { self.console = console }
 
     public func read(offset: UInt64, width: AccessWidth) -> UInt64 {
         // Wider accesses read consecutive registers, as the ISA bus splits them.
