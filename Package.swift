@@ -34,7 +34,7 @@ let package = Package(
         .target(
             name: "Machine",
             dependencies: [
-                "VMCore", "Devices", "KVM", "X86Emulator", "Boot",
+                "VMCore", "Devices", "KVM", "X86Emulator", "Boot", "Sandbox", "CSandbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),

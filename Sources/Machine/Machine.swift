@@ -2,6 +2,7 @@ import Boot
 import Devices
 import KVM
 import Logging
+import Sandbox
 import VMCore
 import X86Emulator
 
@@ -88,6 +89,17 @@ public final class Machine {
     public func run() throws(MachineError) -> RunReport {
         let kicker = CPUKicker()
         let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout)
+        // Everything the run needs exists now (memory, fds, the watchdog thread): from here on the
+        // process keeps only the system calls on the allow-list, on every thread.
+        if let filter = SyscallAllowList.filter(for: configuration.seccomp) {
+            do {
+                try filter.installOnAllThreads()
+            } catch {
+                watchdog.cancel()
+                throw .seccomp(error)
+            }
+            if configuration.testHookMakeForbiddenCall { SyscallFilter.testHookMakeForbiddenCall() }
+        }
         let runStart = monotonicNanoseconds()
         let reason: StopReason
         do {
