@@ -91,7 +91,7 @@ public final class Machine {
         let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout)
         // Everything the run needs exists now (memory, fds, the watchdog thread): from here on the
         // process keeps only the system calls on the allow-list, on every thread.
-        if let filter = SyscallAllowList.filter(for: configuration.seccomp) {
+        if let filter = SyscallAllowList.filter(for: configuration.seccomp, logsDuringRun: logger.logLevel <= .debug) {
             do {
                 try filter.installOnAllThreads()
             } catch {

@@ -46,6 +46,11 @@ enum SyscallAllowList {
         .init(SYS_rseq, "rseq"),  // glibc, in a new thread
     ]
 
+    /// Added when the machine logs during the run (`-v`: unclaimed accesses are logged at debug).
+    static let debugLogging: [SyscallFilter.Call] = [
+        .init(SYS_newfstatat, "newfstatat")  // swift-log stamps each line with localtime(3), which stats /etc/localtime
+    ]
+
     /// The ioctls of the run loop and the report's register reads.
     static let runLoopRequests: [KVMRequest] = [.run, .getRegisters, .setRegisters, .getSystemRegisters]
 
@@ -55,14 +60,16 @@ enum SyscallAllowList {
         .setIdentityMapAddress, .createVCPU, .setSystemRegisters, .setCPUID,
     ]
 
-    /// The filter for a policy (nil for `.off`).
-    static func filter(for policy: SeccompPolicy) -> SyscallFilter? {
+    /// The filter for a policy (nil for `.off`); `logsDuringRun` adds what debug logging needs.
+    static func filter(for policy: SeccompPolicy, logsDuringRun: Bool) -> SyscallFilter? {
+        let logging = logsDuringRun ? debugLogging : []
         switch policy {
         case .off: return nil
         case .thisMachine:
-            return SyscallFilter(calls: runLoop, ioctlRequests: runLoopRequests.map(\.number))
+            return SyscallFilter(calls: runLoop + logging, ioctlRequests: runLoopRequests.map(\.number))
         case .thisAndLaterMachines:
-            return SyscallFilter(calls: runLoop + machineBuilding, ioctlRequests: (runLoopRequests + machineBuildingRequests).map(\.number))
+            return SyscallFilter(
+                calls: runLoop + machineBuilding + logging, ioctlRequests: (runLoopRequests + machineBuildingRequests).map(\.number))
         }
     }
 }

@@ -151,6 +151,22 @@ import Testing
         return process.terminationStatus
     }
 
+    @Test(.enabled(if: kvmUsable, kvmSkipReason)) func verboseLoggingDuringTheRunWorksUnderTheFilterOnKVM() throws {
+        try expectVerboseLoggingWorks(backend: "kvm")
+    }
+
+    @Test func verboseLoggingDuringTheRunWorksUnderTheFilterOnTheSoftwareBackend() throws {
+        try expectVerboseLoggingWorks(backend: "software")
+    }
+
+    /// `-v` logs each unclaimed address as the guest touches it, that is under the filter.
+    private func expectVerboseLoggingWorks(backend: String) throws {
+        let path = try VMMProcess.temporaryFile(GuestImages.busProbe, name: "bus-probe-verbose-\(backend).bin")
+        let result = try VMMProcess.run(["run", path, "-v", "--backend", backend])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("unclaimed MMIO write"))
+    }
+
     // MARK: the result file is opened before the filter goes on
 
     @Test func aResultFileThatCannotBeCreatedFailsBeforeTheGuestRuns() throws {
