@@ -55,6 +55,7 @@ let package = Package(
             dependencies: ["Machine", "DemoGuests", "Boot", "VMCore", "KVM", "TestSupport"]),
         .testTarget(name: "X86EmulatorTests", dependencies: ["X86Emulator", "Boot", "VMCore", "TestSupport", "Machine"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "DemoGuests"]),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "CSandbox", "Machine"]),
     ],
     swiftLanguageModes: [.v6]
 )
