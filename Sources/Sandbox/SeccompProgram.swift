@@ -8,6 +8,8 @@ enum SeccompProgram {
     static func instructions(allowing calls: [UInt32], ioctlRequests: [UInt32]) -> [sock_filter] {
         let ioctlNumber = UInt32(SYS_ioctl)
         let plainCalls = calls.filter { $0 != ioctlNumber }
+        // Without ioctl on the list no request passes.
+        let ioctlRequests = calls.contains(ioctlNumber) ? ioctlRequests : []
         // Layout (BPF jumps only forward, by at most 255):
         //   check arch, check x32, [ioctl -> requests], each call -> allow, trap,
         //   requests: load the request, each -> allow, trap, allow, kill.

@@ -8,7 +8,7 @@ import Synchronization
 /// A seccomp allow-list for the whole process: once installed, a system call not on it ends the
 /// process with `deniedCallExitStatus` and a line on stderr naming the call. It cannot be removed.
 public struct SyscallFilter: Sendable {
-    /// A system call by number, with its name for documentation and messages.
+    /// A system call by number, with its name so that the list reads as names.
     public struct Call: Sendable, Equatable {
         public let number: UInt32
         public let name: String

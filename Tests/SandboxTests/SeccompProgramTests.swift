@@ -35,6 +35,11 @@ import Testing
         #expect(evaluate(program, number: UInt32(SYS_ioctl), arguments: [7, 0x1_0000_AE80]) == Self.allow)
     }
 
+    @Test func withoutIoctlOnTheListNoRequestPasses() {
+        let noIoctl = SeccompProgram.instructions(allowing: [UInt32(SYS_read)], ioctlRequests: [0xAE80])
+        #expect(evaluate(noIoctl, number: UInt32(SYS_ioctl), arguments: [7, 0xAE80]) == Self.trap)
+    }
+
     @Test func otherABIsKillTheProcess() {
         #expect(evaluate(program, number: UInt32(SYS_read), arch: Self.i386) == Self.kill)
         #expect(evaluate(program, number: csandbox_x32_syscall_bit | UInt32(SYS_read)) == Self.kill)
