@@ -13,8 +13,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // The only C in the VMM: one static inline wrapper per KVM ioctl, no logic.
+        // The KVM shim: one static inline wrapper per KVM ioctl, no logic.
         .target(name: "CKVM", path: "CKVM"),
+        // C for the seccomp filter: the variadic prctl/syscall calls and the async-signal-safe
+        // SIGSYS reporter.
+        .target(name: "CSandbox", path: "CSandbox"),
+        .target(name: "Sandbox", dependencies: ["CSandbox"]),
         .target(name: "VMCore"),
         .target(name: "Devices", dependencies: ["VMCore"]),
         .target(
@@ -30,7 +34,7 @@ let package = Package(
         .target(
             name: "Machine",
             dependencies: [
-                "VMCore", "Devices", "KVM", "X86Emulator", "Boot",
+                "VMCore", "Devices", "KVM", "X86Emulator", "Boot", "Sandbox", "CSandbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
@@ -51,6 +55,7 @@ let package = Package(
             dependencies: ["Machine", "DemoGuests", "Boot", "VMCore", "KVM", "TestSupport"]),
         .testTarget(name: "X86EmulatorTests", dependencies: ["X86Emulator", "Boot", "VMCore", "TestSupport", "Machine"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "DemoGuests"]),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "CSandbox", "Machine"]),
     ],
     swiftLanguageModes: [.v6]
 )

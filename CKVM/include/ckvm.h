@@ -51,6 +51,25 @@ static inline int ckvm_set_sregs(int vcpu_fd, const struct kvm_sregs *sregs) { r
 /// KVM_SET_CPUID2
 static inline int ckvm_set_cpuid2(int vcpu_fd, const struct kvm_cpuid2 *cpuid) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid)); }
 
+// MARK: request numbers
+// The ioctl request numbers the wrappers above use, as constants Swift can read (it cannot
+// import the _IOW(...) macros): the seccomp filter allows exactly these on ioctl.
+static const uint32_t ckvm_request_get_api_version = KVM_GET_API_VERSION;
+static const uint32_t ckvm_request_check_extension = KVM_CHECK_EXTENSION;
+static const uint32_t ckvm_request_create_vm = KVM_CREATE_VM;
+static const uint32_t ckvm_request_get_vcpu_mmap_size = KVM_GET_VCPU_MMAP_SIZE;
+static const uint32_t ckvm_request_get_supported_cpuid = KVM_GET_SUPPORTED_CPUID;
+static const uint32_t ckvm_request_set_user_memory_region = KVM_SET_USER_MEMORY_REGION;
+static const uint32_t ckvm_request_set_tss_addr = KVM_SET_TSS_ADDR;
+static const uint32_t ckvm_request_set_identity_map_addr = KVM_SET_IDENTITY_MAP_ADDR;
+static const uint32_t ckvm_request_create_vcpu = KVM_CREATE_VCPU;
+static const uint32_t ckvm_request_run = KVM_RUN;
+static const uint32_t ckvm_request_get_regs = KVM_GET_REGS;
+static const uint32_t ckvm_request_set_regs = KVM_SET_REGS;
+static const uint32_t ckvm_request_get_sregs = KVM_GET_SREGS;
+static const uint32_t ckvm_request_set_sregs = KVM_SET_SREGS;
+static const uint32_t ckvm_request_set_cpuid2 = KVM_SET_CPUID2;
+
 // MARK: kvm_run field access
 // kvm_run's exit data sits in anonymous unions, which Swift imports awkwardly; these accessors
 // name the fields instead. They only read or write memory.

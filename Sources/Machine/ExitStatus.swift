@@ -1,4 +1,5 @@
 import Devices
+import Sandbox
 import VMCore
 
 /// The process statuses `vmm` exits with (README, "Exit statuses").
@@ -19,6 +20,8 @@ public enum ExitStatus {
     public static let vmmInternalError: Int32 = 70  // EX_SOFTWARE
     public static let hostResources: Int32 = 71  // EX_OSERR
     public static let hypervisorFailure: Int32 = 71  // EX_OSERR: a KVM ioctl failed
+    /// A system call the seccomp filter does not allow (set by the SIGSYS reporter in CSandbox).
+    public static let syscallDenied: Int32 = SyscallFilter.deniedCallExitStatus
 
     /// The status for a guest stop.
     public static func forStop(_ reason: StopReason) -> Int32 {

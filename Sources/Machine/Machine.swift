@@ -2,6 +2,7 @@ import Boot
 import Devices
 import KVM
 import Logging
+import Sandbox
 import VMCore
 import X86Emulator
 
@@ -93,6 +94,17 @@ public final class Machine {
     /// A machine runs once: its first stop ends it.
     public func run() throws(MachineError) -> RunReport {
         let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout)
+        // Everything the run needs exists now (memory, fds, the watchdog thread): from here on the
+        // process keeps only the system calls on the allow-list, on every thread.
+        if let filter = SyscallAllowList.filter(for: configuration.seccomp, logsDuringRun: logger.logLevel <= .debug) {
+            do {
+                try filter.installOnAllThreads()
+            } catch {
+                watchdog.cancel()
+                throw .seccomp(error)
+            }
+            if configuration.testHookMakeForbiddenCall { SyscallFilter.testHookMakeForbiddenCall() }
+        }
         let runStart = monotonicNanoseconds()
         let reason: StopReason
         do {

@@ -12,6 +12,11 @@ public struct MachineConfiguration: Sendable {
     public var timeout: Double? = nil
     /// Which vCPU backend runs the guest.
     public var backend: BackendChoice = .auto
+    /// Which system calls the process keeps once this machine is built. Off by default here, since
+    /// the filter covers the whole process for good (the CLI turns it on; README, "Seccomp").
+    public var seccomp: SeccompPolicy = .off
+    /// Test hook: once the filter is on, make a forbidden system call before entering the guest.
+    public var testHookMakeForbiddenCall = false
 
     public static let defaultMemorySize: UInt64 = 64 << 20
     /// Enough for the boot structures, a stack and a small guest.
@@ -25,4 +30,14 @@ public struct MachineConfiguration: Sendable {
 /// `--backend`: KVM, the software emulator, or KVM when it works and the emulator otherwise.
 public enum BackendChoice: String, Sendable, CaseIterable {
     case auto, kvm, software
+}
+
+/// When `Machine.run` installs the seccomp filter, what it allows (`SyscallAllowList`).
+public enum SeccompPolicy: Sendable {
+    /// No filter.
+    case off
+    /// Only what running this machine, reporting and exiting need.
+    case thisMachine
+    /// That, plus what building and running further machines in the same process needs.
+    case thisAndLaterMachines
 }

@@ -1,5 +1,6 @@
 import Boot
 import KVM
+import Sandbox
 import VMCore
 
 /// Why a machine could not be built or run, with the process status the CLI exits with.
@@ -10,6 +11,7 @@ public enum MachineError: Error, CustomStringConvertible {
     case memory(MemoryError)
     case boot(BootError)
     case bus(BusError)
+    case seccomp(SandboxError)
 
     public var description: String {
         switch self {
@@ -19,6 +21,7 @@ public enum MachineError: Error, CustomStringConvertible {
         case .memory(let error): return error.description
         case .boot(let error): return error.description
         case .bus(let error): return error.description
+        case .seccomp(let error): return error.description
         }
     }
 
@@ -29,6 +32,7 @@ public enum MachineError: Error, CustomStringConvertible {
         case .memory: return ExitStatus.hostResources
         case .boot: return ExitStatus.badImage
         case .bus: return ExitStatus.vmmInternalError
+        case .seccomp: return ExitStatus.hostResources
         }
     }
 }

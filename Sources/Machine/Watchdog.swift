@@ -19,8 +19,23 @@ final class Watchdog {
         cancelPipe = makeWakePipe()
         SignalForwarding.install()
         let deadline = timeout.map { monotonicNanoseconds() + UInt64($0 * 1e9) }
+        // The thread says when it runs our code, that is when glibc has finished starting it:
+        // the seccomp filter that goes on after this init does not allow the start-up's calls.
+        var started: [Int32] = [-1, -1]
+        let handshake = pipe(&started) == 0  // closed again before this init returns
+        let startedFD = handshake ? started[1] : -1
         let watch = WatchContext(kicker: kicker, cancelFD: cancelPipe.read, deadline: deadline)
-        thread = spawnThread { watch.run() }
+        thread = spawnThread {
+            var one: UInt8 = 1
+            _ = write(startedFD, &one, 1)
+            watch.run()
+        }
+        if handshake {
+            var byte: UInt8 = 0
+            if thread != nil { while read(started[0], &byte, 1) < 0 && errno == EINTR {} }
+            close(started[0])
+            close(started[1])
+        }
     }
 
     /// Stops the watchdog thread and waits for it (it wakes at once).

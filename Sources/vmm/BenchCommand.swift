@@ -41,18 +41,20 @@ struct BenchCommand: ParsableCommand {
         }
         var configuration = machine.configuration
         configuration.console = FileDescriptorConsole(fd: 2)
+        // create builds a machine per iteration, so its filter must also allow building them.
+        if measurement == .create && configuration.seccomp != .off { configuration.seccomp = .thisAndLaterMachines }
         do {
             switch measurement {
             case .exits:
                 let report = try Machine(plan: plan, configuration: configuration).run()
                 let exits = report.statistics.totalExits
-                print("exits=\(exits) ns_per_exit=\(Double(report.runNanoseconds) / Double(max(exits, 1)))")
+                printToStdout("exits=\(exits) ns_per_exit=\(Double(report.runNanoseconds) / Double(max(exits, 1)))")
             case .create:
                 let start = monotonicNanoseconds()
                 for _ in 0..<iterations {
                     _ = try Machine(plan: plan, configuration: configuration).run()
                 }
-                print("iterations=\(iterations) ns_per_vm=\(Double(monotonicNanoseconds() - start) / Double(iterations))")
+                printToStdout("iterations=\(iterations) ns_per_vm=\(Double(monotonicNanoseconds() - start) / Double(iterations))")
             }
         } catch {
             printError(error.description)

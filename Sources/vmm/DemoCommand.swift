@@ -30,13 +30,13 @@ struct DemoCommand: ParsableCommand {
             return
         }
         if let name, let demo = DemoGuest.named(name) {
-            throw ExitCode(try runDemo(demo))
+            throw ExitCode(try runDemo(demo, moreMachinesFollow: false))
         }
         // All demos: each prints its output; the command fails if any stops unexpectedly.
         var failures: [String] = []
         for demo in DemoGuest.all {
             printToStderr("== demo \(demo.name): \(demo.summary)")
-            let status = try runDemo(demo)
+            let status = try runDemo(demo, moreMachinesFollow: demo.name != DemoGuest.all.last?.name)
             // Ctrl-C (or SIGTERM) stops the whole demo run, not only the guest it landed in.
             if status == ExitStatus.interrupted && demo.expectedStatus != ExitStatus.interrupted {
                 printToStderr("vmm: demos after \(demo.name) not run")
@@ -52,7 +52,7 @@ struct DemoCommand: ParsableCommand {
         }
     }
 
-    private func runDemo(_ demo: DemoGuest) throws -> Int32 {
+    private func runDemo(_ demo: DemoGuest, moreMachinesFollow: Bool) throws -> Int32 {
         let plan: BootPlan
         do {
             plan = try demo.plan(memorySize: machine.memory.bytes)
@@ -60,6 +60,6 @@ struct DemoCommand: ParsableCommand {
             printError(error.description)
             throw ExitCode(65)
         }
-        return Launcher.launch(plan, options: machine)
+        return Launcher.launch(plan, options: machine, moreMachinesFollow: moreMachinesFollow)
     }
 }

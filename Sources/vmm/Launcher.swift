@@ -9,8 +9,10 @@ import SystemPackage
 
 /// Builds a machine for a plan, runs it, and reports the stop the way README documents.
 enum Launcher {
-    /// Returns the process status: the guest's, or the VMM's failure status.
-    static func launch(_ plan: BootPlan, options: MachineOptions) -> Int32 {
+    /// Returns the process status: the guest's, or the VMM's failure status. `moreMachinesFollow`
+    /// says that this process builds further machines after this one (`vmm demo` running them
+    /// all), so the seccomp filter must also allow building them.
+    static func launch(_ plan: BootPlan, options: MachineOptions, moreMachinesFollow: Bool = false) -> Int32 {
         LoggingSetup.bootstrapOnce()
         // A closed stdout (`vmm run ... | head -1`) must not kill the VMM: console writes then
         // fail with EPIPE and the console drops the bytes, and the run ends with its own status.
@@ -18,40 +20,58 @@ enum Launcher {
         var logger = Logger(label: "vmm")
         logger.logLevel = options.verbose ? .debug : .warning
         logger.debug("loading \(plan.summary)")
+        var configuration = options.configuration
+        if moreMachinesFollow && configuration.seccomp != .off { configuration.seccomp = .thisAndLaterMachines }
         let report: RunReport
+        var resultFile: FileDescriptor? = nil
         do {
-            let machine = try Machine(plan: plan, configuration: options.configuration, logger: logger)
+            let machine = try Machine(plan: plan, configuration: configuration, logger: logger)
             printToStderr("vmm: " + machine.backendReason)
+            // Opened before the run, because the seccomp filter that goes on then does not allow
+            // opening files.
+            do {
+                resultFile = try options.result.map(openResultFile)
+            } catch {
+                printError("cannot write result file '\(options.result ?? "")': \(error)")
+                return 73  // EX_CANTCREAT
+            }
             report = try machine.run()
         } catch {
+            try? resultFile?.close()
             printError(error.description)
             return error.exitStatus
         }
         printToStderr(report.stopLine)
         if !report.stopReason.isNormal { printToStderr(report.registerDump) }
         if options.stats { printToStderr(report.statisticsText) }
-        if let path = options.result {
+        if let resultFile {
+            defer { try? resultFile.close() }
             do {
-                try writeFile(path, contents: report.json.serialized() + "\n")
+                _ = try resultFile.writeAll((report.json.serialized() + "\n").utf8)
             } catch {
-                printError("cannot write result file '\(path)': \(error)")
+                printError("cannot write result file '\(options.result ?? "")': \(error)")
                 return 73  // EX_CANTCREAT
             }
         }
         return report.exitStatus
     }
 
-    static func writeFile(_ path: String, contents: String) throws {
-        let fd = try FileDescriptor.open(
+    static func openResultFile(_ path: String) throws -> FileDescriptor {
+        try FileDescriptor.open(
             FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        defer { try? fd.close() }
-        _ = try fd.writeAll(contents.utf8)
     }
 }
 
 func printToStderr(_ text: String) {
     var line = text + "\n"
     line.withUTF8 { buffer in _ = write(STDERR_FILENO, buffer.baseAddress, buffer.count) }
+}
+
+/// `print` for after a run: stdio's first write to stdout calls fstat (and isatty), which the
+/// seccomp filter does not allow; write(2) is all this needs.
+func printToStdout(_ text: String) {
+    var line = text + "\n"
+    line.withUTF8 { buffer in _ = write(STDOUT_FILENO, buffer.baseAddress, buffer.count) }
 }
 
 func printError(_ message: String) {

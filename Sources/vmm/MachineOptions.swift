@@ -26,6 +26,16 @@ struct MachineOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log what the VMM does (loading, unclaimed accesses) to stderr.")
     var verbose = false
 
+    @Flag(
+        name: .customLong("no-seccomp"),
+        help: "Do not restrict the VMM's system calls once the machine is built (for debugging; README, \"Seccomp\").")
+    var noSeccomp = false
+
+    /// Test hook (hidden): makes a forbidden system call once the filter is on, so a test can
+    /// check that the filter refuses it.
+    @Flag(name: .customLong("test-hook-make-forbidden-call"), help: .hidden)
+    var testHookMakeForbiddenCall = false
+
     func validate() throws {
         guard memory.bytes >= MachineConfiguration.minimumMemorySize, memory.bytes <= GuestMemory.maximumRAMSize else {
             throw ValidationError("--memory must be between 1M and 3G (got \(memory.bytes) bytes)")
@@ -36,11 +46,14 @@ struct MachineOptions: ParsableArguments {
         }
     }
 
+    /// The machine's configuration; the seccomp filter allows only this one machine's run.
     var configuration: MachineConfiguration {
         var configuration = MachineConfiguration(memorySize: memory.bytes)
         configuration.kvmPath = kvmDevice
         configuration.timeout = timeout
         configuration.backend = backend
+        configuration.seccomp = noSeccomp ? .off : .thisMachine
+        configuration.testHookMakeForbiddenCall = testHookMakeForbiddenCall
         return configuration
     }
 }
