@@ -21,10 +21,14 @@ struct BenchCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("A flat 32-bit protected-mode guest, loaded at 0x100000.", valueName: "image"))
     var image: String
 
-    @Option(help: "How many VMs to create (create only).")
+    @Option(parsing: .unconditional, help: "How many VMs to create, 1 to 1000000 (create only).")
     var iterations = 100
 
     @OptionGroup var machine: MachineOptions
+
+    func validate() throws {
+        try checkRange("--iterations", iterations, in: 1...1_000_000)
+    }
 
     func run() throws {
         let plan: BootPlan

@@ -10,20 +10,31 @@ struct CheckCPUCommand: ParsableCommand {
         commandName: "check-cpu",
         abstract: "Compare the software backend with the CPU (through KVM) on random instruction sequences.")
 
-    @Option(help: "The first seed; sequence n uses seed + n.")
+    @Option(parsing: .unconditional, help: "The first seed; sequence n uses seed + n.")
     var seed: UInt64 = 1
 
-    @Option(help: "How many sequences to run (ignored with --seconds).")
+    @Option(parsing: .unconditional, help: "How many sequences to run, 1 to 1000000000 (ignored with --seconds).")
     var count = 200
 
-    @Option(help: "Instructions per sequence.")
+    @Option(parsing: .unconditional, help: "Instructions per sequence, 1 to \(Self.maximumLength).")
     var length = 12
 
-    @Option(help: "Run for this many seconds instead of --count sequences.")
+    @Option(parsing: .unconditional, help: "Run for this many seconds (more than 0, at most 1e7) instead of --count sequences.")
     var seconds: Double?
 
     @Option(name: .customLong("kvm-device"), help: ArgumentHelp("The KVM device to open.", valueName: "path"))
     var kvmDevice = "/dev/kvm"
+
+    /// Longer sequences only take longer to shrink; the code page holds far more.
+    static let maximumLength = 1000
+
+    func validate() throws {
+        try checkRange("--count", count, in: 1...1_000_000_000)
+        try checkRange("--length", length, in: 1...Self.maximumLength)
+        if let seconds, !(seconds > 0 && seconds <= 1e7) {
+            throw ValidationError("--seconds must be more than 0 and at most 10000000 (got \(seconds))")
+        }
+    }
 
     func run() throws {
         let harness: DifferentialHarness

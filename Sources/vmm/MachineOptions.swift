@@ -5,10 +5,14 @@ import VMCore
 
 /// Options shared by `vmm run` and `vmm demo`: the machine and what to report about the run.
 struct MachineOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Guest RAM, e.g. 64M or 1G (1 MiB to 3 GiB).", valueName: "size"))
+    // Values are taken as given even when they begin with '-' (`--timeout -1`), so that a bad
+    // value gets its range message instead of "missing value".
+    @Option(parsing: .unconditional, help: ArgumentHelp("Guest RAM, e.g. 64M or 1G (1 MiB to 3 GiB).", valueName: "size"))
     var memory = ByteSize(bytes: MachineConfiguration.defaultMemorySize)
 
-    @Option(help: ArgumentHelp("Stop the guest after this many seconds (exit status 124).", valueName: "seconds"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Stop the guest after this many seconds (exit status 124; more than 0, at most 1e9).", valueName: "seconds"))
     var timeout: Double?
 
     @Flag(help: "Print exit counts, device accesses, timings and POST codes to stderr after the run.")
@@ -41,10 +45,12 @@ struct MachineOptions: ParsableArguments {
             throw ValidationError("--memory must be between 1M and 3G (got \(memory.bytes) bytes)")
         }
         guard memory.bytes % 4096 == 0 else { throw ValidationError("--memory must be a multiple of 4 KiB") }
-        if let timeout, !(timeout > 0 && timeout <= 1e9) {
-            throw ValidationError("--timeout must be a positive number of seconds")
+        if let timeout, !(timeout > 0 && timeout <= Self.maximumTimeout) {
+            throw ValidationError("--timeout must be more than 0 and at most 1000000000 seconds (about 31 years; got \(timeout))")
         }
     }
+
+    static let maximumTimeout = 1e9
 
     /// The machine's configuration; the seccomp filter allows only this one machine's run.
     var configuration: MachineConfiguration {

@@ -36,3 +36,12 @@ struct Number: ExpressibleByArgument {
         value = parsed
     }
 }
+
+/// Checks a numeric option against its range; the message names the option, the limits and the
+/// value given (status 64, as every usage error). NaN and infinities fall outside every range.
+func checkRange<Value: Comparable>(_ option: String, _ value: Value, in range: ClosedRange<Value>, unit: String = "") throws {
+    guard range.contains(value) else {
+        let suffix = unit.isEmpty ? "" : " " + unit
+        throw ValidationError("\(option) must be between \(range.lowerBound) and \(range.upperBound)\(suffix) (got \(value))")
+    }
+}
