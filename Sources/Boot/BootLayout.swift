@@ -6,9 +6,6 @@ public enum BootLayout {
     /// the low 4 GiB with 2 MiB pages.
     public static let pml4Address: UInt64 = 0x1000
     public static let pageTablesEnd: UInt64 = 0x7000
-    /// The multiboot information block, memory map, command line and module list.
-    public static let multibootInfoAddress: UInt64 = 0x8000
-    public static let multibootInfoEnd: UInt64 = 0x10000
     /// The stack pointer protected- and long-mode guests start with (grows down, below the EBDA).
     public static let initialStackPointer: UInt64 = 0x80000
     /// The default load address of flat real-mode images, where a BIOS loads a boot sector.
@@ -24,11 +21,11 @@ public enum BootLayout {
     public static let code64Selector: UInt16 = 0x18
 
     /// The address ranges a loader must not write into for `mode`.
-    static func reservedRanges(for mode: CPUMode, multiboot: Bool) -> [ClosedRange<UInt64>] {
+    /// (The multiboot information has no fixed place: it follows the kernel and its modules.)
+    static func reservedRanges(for mode: CPUMode) -> [ClosedRange<UInt64>] {
         var ranges: [ClosedRange<UInt64>] = []
         if mode != .real { ranges.append(gdtAddress...(gdtAddress + 0x1F)) }
         if mode == .long { ranges.append(pml4Address...(pageTablesEnd - 1)) }
-        if multiboot { ranges.append(multibootInfoAddress...(multibootInfoEnd - 1)) }
         return ranges
     }
 }

@@ -5,6 +5,9 @@ public struct LoadOptions: Sendable {
     public var mode: CPUMode = .long
     public var loadAddress: UInt64? = nil
     public var entry: UInt64? = nil
+    /// What the kernel's command line begins with, as GRUB and QEMU pass it (its path).
+    public var kernelName = ""
+    /// The rest of a multiboot command line (`--cmdline`).
     public var commandLine = ""
     /// Multiboot modules: the name the kernel sees and the file's bytes.
     public var modules: [(name: String, bytes: [UInt8])] = []
@@ -53,7 +56,7 @@ public enum ImageLoader {
     /// ELF64 starts in long mode, ELF32 in protected mode, at the physical entry point.
     static func planELF(_ elf: ELFImage, bytes: [UInt8], memorySize: UInt64) throws(BootError) -> BootPlan {
         let mode: CPUMode = elf.elfClass == .elf64 ? .long : .protected
-        let bounds = MemoryBounds(memorySize: memorySize, reserved: BootLayout.reservedRanges(for: mode, multiboot: false))
+        let bounds = MemoryBounds(memorySize: memorySize, reserved: BootLayout.reservedRanges(for: mode))
         let segments = try elf.memoryWrites(from: bytes, memory: bounds)
         let entry = try elf.physicalEntry()
         let name = elf.elfClass == .elf64 ? "ELF64" : "ELF32"
@@ -75,7 +78,7 @@ public enum ImageLoader {
         guard memorySize > 0x20_0000 else {
             throw .badMultiboot("a multiboot kernel needs more than 2 MiB of memory (--memory)")
         }
-        let bounds = MemoryBounds(memorySize: memorySize, reserved: BootLayout.reservedRanges(for: .protected, multiboot: true))
+        let bounds = MemoryBounds(memorySize: memorySize, reserved: BootLayout.reservedRanges(for: .protected))
         var kernel: [MemoryWrite]
         let entry: UInt64
         if let fields = header.addressFields {
@@ -103,14 +106,23 @@ public enum ImageLoader {
             modules.append(.init(start: start, end: start + UInt64(content.count), string: name))
             next = start + UInt64(content.count)
         }
-        let info = try MultibootInfo.build(memorySize: memorySize, commandLine: options.commandLine, modules: modules)
+        let commandLine = [options.kernelName, options.commandLine].filter { !$0.isEmpty }.joined(separator: " ")
+        // The information block goes where the image is not, as GRUB places it: on the page after
+        // the kernel and its modules (a kernel linked anywhere in low memory keeps that memory).
+        let (alignedEnd, overflow) = next.addingReportingOverflow(0xFFF)
+        let infoAddress = alignedEnd & ~0xFFF
+        let info = try MultibootInfo.build(at: infoAddress, memorySize: memorySize, commandLine: commandLine, modules: modules)
+        guard !overflow, infoAddress + UInt64(info.count) <= 0x1_0000_0000 else {
+            throw .outsideMemory(what: "the multiboot information", address: infoAddress, length: UInt64(info.count), memorySize: memorySize)
+        }
+        try bounds.check(what: "the multiboot information", address: infoAddress, length: UInt64(info.count))
 
         let (gdt, registers, system) = CPUModeSetup.protectedMode(entry: entry)
         var plan = BootPlan(mode: .protected, summary: "multiboot kernel, \(modules.count) module(s), protected mode, entry \(hex(entry))")
-        plan.writes = [gdt, MemoryWrite(address: BootLayout.multibootInfoAddress, bytes: info)] + kernel
+        plan.writes = [gdt, MemoryWrite(address: infoAddress, bytes: info)] + kernel
         plan.registers = registers
         plan.registers.rax = UInt64(MultibootHeader.bootloaderMagic)
-        plan.registers.rbx = BootLayout.multibootInfoAddress
+        plan.registers.rbx = infoAddress
         plan.systemRegisters = system
         return plan
     }

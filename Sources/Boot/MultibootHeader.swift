@@ -33,6 +33,22 @@ public struct MultibootHeader: Sendable, Equatable {
 
     /// Finds and checks the header; nil when there is no magic number, an error when there is one
     /// with a bad checksum or flags this loader cannot honour.
+    /// The offset of a well-formed multiboot header (magic and checksum) past the first 8 KiB,
+    /// where the specification says no loader looks: a kernel linked with one there runs as a
+    /// plain image, which the user should be told.
+    public static func offsetBeyondSearchLimit(in bytes: [UInt8]) -> Int? {
+        guard bytes.count >= searchLimit + 12 else { return nil }
+        let reader = ByteReader(bytes: bytes)
+        for offset in stride(from: searchLimit, through: bytes.count - 12, by: 4) {
+            guard let word = try? reader.u32(UInt64(offset), ""), word == magic,
+                let flags = try? reader.u32(UInt64(offset + 4), ""), let checksum = try? reader.u32(UInt64(offset + 8), ""),
+                magic &+ flags &+ checksum == 0
+            else { continue }
+            return offset
+        }
+        return nil
+    }
+
     public static func find(in bytes: [UInt8]) throws(BootError) -> MultibootHeader? {
         let reader = ByteReader(bytes: bytes)
         let limit = min(bytes.count, searchLimit) - 12

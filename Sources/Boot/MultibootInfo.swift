@@ -22,13 +22,12 @@ struct MultibootInfo {
         var string: String
     }
 
-    /// The bytes to write at `BootLayout.multibootInfoAddress`.
-    static func build(memorySize: UInt64, commandLine: String, modules: [Module]) throws(BootError) -> [UInt8] {
-        let base = BootLayout.multibootInfoAddress
+    /// The bytes to write at `base` (below 4 GiB: the structure holds 32-bit addresses).
+    static func build(at base: UInt64, memorySize: UInt64, commandLine: String, modules: [Module]) throws(BootError) -> [UInt8] {
         var info = [UInt8](repeating: 0, count: structureSize)
         var tail: [UInt8] = []  // everything after the structure, addressed from base + structureSize
         func append(_ bytes: [UInt8]) -> UInt32 {
-            let address = UInt32(base) + UInt32(structureSize + tail.count)
+            let address = UInt32(truncatingIfNeeded: base) &+ UInt32(structureSize + tail.count)
             tail += bytes
             while tail.count % 4 != 0 { tail.append(0) }
             return address
@@ -66,11 +65,6 @@ struct MultibootInfo {
             put(append(list), at: 24)
         }
         put(flags, at: 0)
-        let total = UInt64(info.count + tail.count)
-        let limit = BootLayout.multibootInfoEnd - base
-        guard total <= limit else {
-            throw .tooLarge(what: "the multiboot information (command line, memory map, module names)", size: total, limit: limit)
-        }
         return info + tail
     }
 }

@@ -48,7 +48,7 @@ public struct DemoGuest: Sendable {
         DemoGuest(
             name: "multiboot", summary: "a multiboot kernel reading its command line and a module", kind: .detected,
             image: GuestImages.multibootELF, expectedStatus: 0,
-            expectedOutput: "multiboot command line: console=ttyS0 demo\nfirst module: Hello from a multiboot module!\n",
+            expectedOutput: "multiboot command line: multiboot.elf console=ttyS0 demo\nfirst module: Hello from a multiboot module!\n",
             commandLine: "console=ttyS0 demo",
             modules: [(name: "greeting.txt", bytes: Array("Hello from a multiboot module!\n".utf8))]),
         DemoGuest(
@@ -73,6 +73,7 @@ public struct DemoGuest: Sendable {
         case .flat(let mode):
             options.mode = mode
         case .detected:
+            options.kernelName = "\(name).elf"  // as `scripts/build-guests` names its file
             options.commandLine = commandLine
             options.modules = modules
         }

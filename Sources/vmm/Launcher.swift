@@ -74,6 +74,11 @@ func printToStdout(_ text: String) {
     line.withUTF8 { buffer in _ = write(STDOUT_FILENO, buffer.baseAddress, buffer.count) }
 }
 
+extension Launcher {
+    /// A one-line warning on stderr about something the user most likely did not mean.
+    static func warn(_ message: String) { printToStderr("vmm: warning: \(message)") }
+}
+
 func printError(_ message: String) {
     printToStderr("vmm: error: \(message)")
 }

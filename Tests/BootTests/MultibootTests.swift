@@ -14,20 +14,22 @@ import VMCore
         return image
     }
 
-    func plan(_ image: [UInt8], commandLine: String = "", modules: [(String, [UInt8])] = []) throws -> BootPlan {
+    func plan(_ image: [UInt8], kernelName: String = "", commandLine: String = "", modules: [(String, [UInt8])] = []) throws -> BootPlan {
         var options = LoadOptions(memorySize: memorySize)
+        options.kernelName = kernelName
         options.commandLine = commandLine
         options.modules = modules.map { (name: $0.0, bytes: $0.1) }
         return try ImageLoader.plan(image: image, options: options)
     }
 
+    /// The information block that EBX points to, with its address.
     func info(_ plan: BootPlan) throws -> [UInt8] {
-        try #require(plan.writes.first { $0.address == BootLayout.multibootInfoAddress }).bytes
+        try #require(plan.writes.first { $0.address == plan.registers.rbx }).bytes
     }
 
-    /// A NUL-terminated string at `address`, found in the information block.
-    func string(at address: UInt32, in info: [UInt8]) -> String {
-        let start = Int(UInt64(address) - BootLayout.multibootInfoAddress)
+    /// A NUL-terminated string at `address`, found in the information block at `base`.
+    func string(at address: UInt32, in info: [UInt8], base: UInt64 = 0x10_2000) -> String {
+        let start = Int(UInt64(address) - base)
         return String(decoding: info[start...].prefix { $0 != 0 }, as: UTF8.self)
     }
 
@@ -38,23 +40,24 @@ import VMCore
         #expect(plan.mode == .protected)
         #expect(plan.registers.rip == 0x10_0040)
         #expect(plan.registers.rax == 0x2BAD_B002)
-        #expect(plan.registers.rbx == BootLayout.multibootInfoAddress)
+        #expect(plan.registers.rbx == 0x10_2000, "the information follows the kernel's bss, page-aligned")
         let kernel = try #require(plan.writes.first { $0.address == 0x10_0000 })
         #expect(kernel.bytes == image)
         #expect(kernel.end == 0x10_2000)
     }
 
     @Test func informationBlockDescribesMemoryAndCommandLine() throws {
-        let info = try info(plan(kludgeKernel(), commandLine: "console=ttyS0 quiet"))
+        let info = try info(plan(kludgeKernel(), kernelName: "/boot/kernel", commandLine: "console=ttyS0 quiet"))
         let flags = read32(info, 0)
         #expect(flags & 0x1 != 0 && flags & 0x4 != 0 && flags & 0x40 != 0 && flags & 0x8 == 0)
         #expect(read32(info, 4) == 640)
         #expect(read32(info, 8) == UInt32((memorySize - 0x10_0000) >> 10))
-        #expect(string(at: read32(info, 16), in: info) == "console=ttyS0 quiet")
+        // argv[0] is the kernel's name, as GRUB and QEMU pass it.
+        #expect(string(at: read32(info, 16), in: info) == "/boot/kernel console=ttyS0 quiet")
         #expect(string(at: read32(info, 64), in: info) == "swift-vmm")
         // Memory map: four 24-byte entries; the last one is all RAM above 1 MiB.
         #expect(read32(info, 44) == 4 * 24)
-        let map = Int(UInt64(read32(info, 48)) - BootLayout.multibootInfoAddress)
+        let map = Int(UInt64(read32(info, 48)) - 0x10_2000)
         #expect(read32(info, map) == 20)
         #expect(read64(info, map + 4) == 0 && read32(info, map + 20) == 1)
         let last = map + 3 * 24
@@ -68,9 +71,10 @@ import VMCore
         let info = try info(plan)
         #expect(read32(info, 0) & 0x8 != 0)
         #expect(read32(info, 20) == 2)
-        let list = Int(UInt64(read32(info, 24)) - BootLayout.multibootInfoAddress)
+        #expect(plan.registers.rbx == 0x10_4000, "the information follows the last module")
+        let list = Int(UInt64(read32(info, 24)) - 0x10_4000)
         #expect(read32(info, list) == 0x10_2000 && read32(info, list + 4) == 0x10_2003)
-        #expect(string(at: read32(info, list + 8), in: info) == "initrd.img")
+        #expect(string(at: read32(info, list + 8), in: info, base: 0x10_4000) == "initrd.img")
         #expect(read32(info, list + 16) == 0x10_3000 && read32(info, list + 20) == 0x10_3001)
         #expect(plan.writes.contains(MemoryWrite(address: 0x10_3000, bytes: [4])))
     }
@@ -88,6 +92,10 @@ import VMCore
     @Test func headerBeyondEightKiBIsNotSeen() throws {
         let image = [UInt8](repeating: 0x90, count: 8192) + multibootHeader(flags: 0x3)
         #expect(try ImageLoader.detectFormat(image) == .flat)
+        // ...but it is found, so that the CLI can say why the kernel runs as a plain image.
+        #expect(MultibootHeader.offsetBeyondSearchLimit(in: image) == 8192)
+        #expect(MultibootHeader.offsetBeyondSearchLimit(in: multibootHeader(flags: 0x3)) == nil)
+        #expect(MultibootHeader.offsetBeyondSearchLimit(in: [UInt8](repeating: 0, count: 8192) + multibootHeader(flags: 3, checksum: 1)) == nil)
     }
 
     @Test func badChecksumIsAnError() {
@@ -115,7 +123,30 @@ import VMCore
         #expect(throws: BootError.self) { try plan(kludgeKernel(bssEnd: UInt32(memorySize) + 0x1000)) }
     }
 
-    @Test func oversizedCommandLineIsAnError() {
-        #expect(throws: BootError.self) { try plan(kludgeKernel(), commandLine: String(repeating: "x", count: 40000)) }
+    @Test func aCommandLineWithoutAKernelNameIsTheCommandLineAlone() throws {
+        let info = try info(plan(kludgeKernel(), commandLine: "-v quiet"))
+        #expect(string(at: read32(info, 16), in: info) == "-v quiet")
+    }
+
+    @Test func aKernelLinkedAt32KiBLoadsAndItsInformationFollowsIt() throws {
+        // A common real-mode test layout: the kernel at 0x8000, where the VMM once kept its own.
+        var image = [UInt8](repeating: 0x90, count: 0x20)
+        image += multibootHeader(flags: 0x1_0003, addressFields: [0x8020, 0x8000, 0, 0x9000, 0x8040])
+        image += [UInt8](repeating: 0xF4, count: 0x40)
+        let plan = try plan(image, kernelName: "k")
+        #expect(plan.writes.contains { $0.address == 0x8000 && $0.bytes == image })
+        #expect(plan.registers.rbx == 0x9000)
+        let info = try info(plan)
+        #expect(string(at: read32(info, 16), in: info, base: 0x9000) == "k")
+    }
+
+    @Test func aCommandLineLargerThanMemoryIsAnError() {
+        #expect(throws: BootError.self) { try plan(kludgeKernel(), commandLine: String(repeating: "x", count: Int(memorySize))) }
+    }
+
+    @Test func aLongCommandLineFits() throws {
+        let long = String(repeating: "x", count: 40000)
+        let info = try info(plan(kludgeKernel(), commandLine: long))
+        #expect(string(at: read32(info, 16), in: info) == long)
     }
 }
