@@ -5,7 +5,8 @@ public enum CPUMode: String, Sendable, CaseIterable {
     case real, protected, long
 }
 
-/// Bytes to place in guest RAM, followed by `zeroFill` zero bytes (an ELF segment's .bss).
+/// Bytes to place in guest RAM, followed by `zeroFill` zero bytes (an ELF segment's .bss: fresh
+/// guest memory is zero already, so the machine writes only `bytes`).
 public struct MemoryWrite: Sendable, Equatable {
     public var address: UInt64
     public var bytes: [UInt8]

@@ -36,10 +36,9 @@ public final class Machine {
         self.logger = logger
         do {
             memory = try GuestMemory(ramSize: configuration.memorySize, rom: plan.firmware)
-            for write in plan.writes {
-                try memory.write(write.bytes, at: write.address)
-                if write.zeroFill > 0 { try memory.zero(write.address + UInt64(write.bytes.count), count: write.zeroFill) }
-            }
+            // Only the bytes: fresh anonymous memory is already zero, so a segment's .bss (its
+            // zeroFill) costs nothing until the guest touches it.
+            for write in plan.writes { try memory.write(write.bytes, at: write.address) }
         } catch { throw .memory(error) }
 
         console = Console(configuration.console, stop: kicker.stopSignal)
