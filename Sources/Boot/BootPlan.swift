@@ -31,6 +31,9 @@ public struct BootPlan: Sendable, Equatable {
     public var firmware: [UInt8]? = nil
     /// A one-line account of what was loaded ("ELF64 executable, 2 segments, entry 0x100000").
     public var summary: String
+    /// What the user most likely meant, printed if the guest stops abnormally ("the image looks
+    /// like a boot sector: run it with --mode real").
+    public var hint: String? = nil
 
     public init(mode: CPUMode, summary: String) {
         self.mode = mode

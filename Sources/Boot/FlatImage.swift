@@ -10,6 +10,9 @@ enum FlatImage {
         guard start < memorySize else { throw .badEntry("\(hex(start)) is outside guest memory") }
         var plan = BootPlan(mode: mode, summary: "flat binary, \(bytes.count) bytes at \(hex(load)), \(mode) mode, entry \(hex(start))")
         plan.writes = [MemoryWrite(address: load, bytes: bytes)]
+        if mode != .real && looksLikeBootSector(bytes) {
+            plan.hint = "the image looks like a boot sector (512 bytes ending in 55 AA): run it with --mode real"
+        }
         switch mode {
         case .real:
             (plan.registers, plan.systemRegisters) = try CPUModeSetup.realMode(entry: start, stackTop: BootLayout.realModeLoadAddress)
@@ -23,5 +26,10 @@ enum FlatImage {
             (plan.registers, plan.systemRegisters) = (registers, system)
         }
         return plan
+    }
+
+    /// A BIOS boot sector: one 512-byte sector with the 0x55 0xAA signature at its end.
+    static func looksLikeBootSector(_ bytes: [UInt8]) -> Bool {
+        bytes.count == 512 && bytes[510] == 0x55 && bytes[511] == 0xAA
     }
 }

@@ -57,6 +57,8 @@ public final class Machine {
             hypercalls: HypercallHandler(memory: memory, console: console), logger: logger)
 
         (backend, backendReason) = try Self.makeBackend(configuration, memory: memory, logger: logger)
+        // Read now: after the build, the seccomp filter allows no file lookups.
+        if case .kvm = backend { _ = StopHints.kvmIsPVM }
         do {
             try backend.cpu.setSystemRegisters(plan.systemRegisters)
             try backend.cpu.setRegisters(plan.registers)
@@ -126,7 +128,8 @@ public final class Machine {
         for (entry, count) in zip(io.mmio.entries, counters.mmioAccesses) {
             devices.append(.init(bus: "mmio", device: entry.device.name, range: entry.range.description, accesses: count))
         }
-        return RunReport(
+        let systemRegisters = try? backend.cpu.systemRegisters()
+        var report = RunReport(
             backend: backend.name, imageSummary: plan.summary, stopReason: reason, exitStatus: ExitStatus.forStop(reason),
             statistics: backend.cpu.statistics, devices: devices,
             unclaimedPorts: counters.unclaimedPorts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
@@ -135,7 +138,9 @@ public final class Machine {
             unclaimedMMIOTotal: counters.unclaimedMMIOTotal,
             hypercalls: counters.hypercalls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             setupNanoseconds: setup, runNanoseconds: run, postCodes: postCodes.history, unwrittenConsoleBytes: console.unwrittenBytes,
-            registers: try? backend.cpu.registers(), systemRegisters: try? backend.cpu.systemRegisters())
+            registers: try? backend.cpu.registers(), systemRegisters: systemRegisters)
+        report.hints = StopHints.hints(for: reason, plan: plan, backend: backend.name, system: systemRegisters, memory: memory)
+        return report
     }
 }
 

@@ -16,6 +16,7 @@ extension RunReport {
         default: break
         }
         members.append(("console_bytes_unwritten", .integer(Int64(unwrittenConsoleBytes))))
+        members.append(("hints", .array(hints.map { .string($0) })))
         var exits: [(String, JSON)] = [("total", .unsigned(statistics.totalExits))]
         for kind in ExitKind.allCases { exits.append((kind.name, .unsigned(statistics[kind]))) }
         members.append(("exits", .object(exits)))

@@ -7,7 +7,9 @@ extension RunReport {
         if unwrittenConsoleBytes > 0 {
             line += "; \(unwrittenConsoleBytes) bytes of console output could not be written (the output was closed or not read)"
         }
-        return line + " (exit status \(exitStatus))"
+        line += " (exit status \(exitStatus))"
+        for hint in hints { line += "\nvmm: hint: \(hint)" }
+        return line
     }
 
     /// The register dump printed after abnormal stops.

@@ -30,6 +30,9 @@ public struct RunReport: Sendable {
     /// Console bytes the guest wrote that never reached the output: it was closed, or not being
     /// read when the run stopped.
     public var unwrittenConsoleBytes: Int = 0
+    /// Advice after an abnormal stop (`vmm: hint: ...` lines): what the image suggests was meant,
+    /// or that the stop comes from a limitation of this host's KVM.
+    public var hints: [String] = []
     /// The vCPU state at the stop (read for every stop; printed for abnormal ones).
     public var registers: Registers?
     public var systemRegisters: SystemRegisters?

@@ -98,4 +98,18 @@ import VMCore
         #expect(throws: BootError.badFirmware("the file is empty")) { try ImageLoader.planFirmware([]) }
         #expect(throws: BootError.self) { try ImageLoader.planFirmware([UInt8](repeating: 0, count: (256 << 10) + 1)) }
     }
+
+    @Test func aBootSectorOutsideRealModeCarriesAHint() throws {
+        let sector = [UInt8](repeating: 0x90, count: 510) + [0x55, 0xAA]
+        for mode in [CPUMode.long, .protected] {
+            var options = LoadOptions(memorySize: 16 << 20)
+            options.mode = mode
+            let plan = try ImageLoader.plan(image: sector, options: options)
+            #expect(plan.hint?.contains("--mode real") == true)
+        }
+        var real = LoadOptions(memorySize: 16 << 20)
+        real.mode = .real
+        #expect(try ImageLoader.plan(image: sector, options: real).hint == nil)
+        #expect(try ImageLoader.plan(image: [UInt8](repeating: 0x90, count: 512), options: LoadOptions(memorySize: 16 << 20)).hint == nil)
+    }
 }

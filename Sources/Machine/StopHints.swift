@@ -1,0 +1,47 @@
+import Boot
+import VMCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Advice printed after an abnormal stop: what the image suggests the user meant, and stops that
+/// come from what this host's KVM cannot do rather than from the guest.
+enum StopHints {
+    /// Whether KVM here is PVM, the software hypervisor of these hosts (no VMX/SVM): it runs CPL 3
+    /// code natively and emulates the rest, with known gaps (README, "Limitations").
+    static let kvmIsPVM = access("/sys/module/kvm_pvm", F_OK) == 0
+
+    static func hints(for reason: StopReason, plan: BootPlan, backend: String, system: SystemRegisters?, memory: GuestMemory) -> [String] {
+        guard !reason.isNormal, reason != .timedOut, reason != .interrupted else { return [] }
+        var hints: [String] = []
+        if let hint = plan.hint { hints.append(hint) }
+        if backend == "kvm", kvmIsPVM, let limitation = pvmLimitation(reason, system: system, memory: memory) {
+            hints.append(
+                "this may be a limitation of this host's KVM (PVM, a software hypervisor), not of the guest: \(limitation); run it with --backend software"
+            )
+        }
+        return hints
+    }
+
+    /// PVM's known limits (machine notes): legacy paging triple-faults, CPL 0 code is emulated by
+    /// an instruction emulator that lacks SSE and some system instructions, and a GDT in ROM
+    /// cannot take the accessed-bit updates PVM makes.
+    static func pvmLimitation(_ reason: StopReason, system: SystemRegisters?, memory: GuestMemory) -> String? {
+        switch reason {
+        case .shutdown:
+            guard let system else { return nil }
+            let paging = system.cr0 & (1 << 31) != 0, longMode = system.efer & (1 << 10) != 0
+            if paging && !longMode { return "it triple-faults on 32-bit (legacy or PAE) paging" }
+            if let region = memory.region(containing: system.gdt.base, length: 1), region.readOnly {
+                return "it cannot set accessed bits in a GDT in read-only memory"
+            }
+            if !longMode { return "it emulates real-mode and 32-bit code and fails on some of it (turning on 32-bit paging triple-faults)" }
+            return nil
+        case .internalError:
+            return "its instruction emulator, which runs all CPL 0 code, cannot emulate every instruction (SSE among them)"
+        default:
+            return nil
+        }
+    }
+}
