@@ -57,8 +57,7 @@ struct DemoCommand: ParsableCommand {
         do {
             plan = try demo.plan(memorySize: machine.memory.bytes)
         } catch {
-            printError(error.description)
-            throw ExitCode(65)
+            throw ExitCode(Launcher.fail(error.description, status: 65, options: machine))
         }
         return Launcher.launch(plan, options: machine, moreMachinesFollow: moreMachinesFollow)
     }

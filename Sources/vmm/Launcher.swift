@@ -38,8 +38,7 @@ enum Launcher {
             report = try machine.run()
         } catch {
             try? resultFile?.close()
-            printError(error.description)
-            return error.exitStatus
+            return fail(error.description, status: error.exitStatus, options: options)
         }
         printToStderr(report.stopLine)
         if !report.stopReason.isNormal { printToStderr(report.registerDump) }
@@ -54,6 +53,32 @@ enum Launcher {
             }
         }
         return report.exitStatus
+    }
+
+    /// Reports a failure of the VMM (not of the guest): the `vmm: error:` line and, with
+    /// `--result`, a result file whose `stop_reason` says so, so that a harness reading the file
+    /// can tell a VMM failure from a guest that exits with the same status.
+    static func fail(_ message: String, status: Int32, options: MachineOptions) -> Int32 {
+        printError(message)
+        guard let path = options.result else { return status }
+        let kind: String
+        switch status {
+        case 64: kind = "usage-error"
+        case 65, 66: kind = "load-error"
+        default: kind = "vmm-error"
+        }
+        let json = JSON.object([
+            ("stop_reason", .string(kind)), ("stop_detail", .string(message)), ("exit_status", .integer(Int64(status))),
+        ])
+        do {
+            let file = try openResultFile(path)
+            defer { try? file.close() }
+            _ = try file.writeAll((json.serialized() + "\n").utf8)
+        } catch {
+            printError("cannot write result file '\(path)': \(error)")
+            return 73  // EX_CANTCREAT
+        }
+        return status
     }
 
     static func openResultFile(_ path: String) throws -> FileDescriptor {

@@ -47,8 +47,7 @@ struct RunCommand: ParsableCommand {
         do {
             plan = try makePlan()
         } catch {
-            printError(error.message)
-            throw ExitCode(error.status)
+            throw ExitCode(Launcher.fail(error.message, status: error.status, options: machine))
         }
         throw ExitCode(Launcher.launch(plan, options: machine))
     }
