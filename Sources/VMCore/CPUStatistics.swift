@@ -31,6 +31,8 @@ public struct CPUStatistics: Sendable, Equatable {
     /// Instructions the software backend completed, not counting the one that stopped the run
     /// (KVM does not count them: 0 there).
     public var instructions: UInt64 = 0
+    /// External interrupts the software backend delivered to the guest.
+    public var interruptsDelivered: UInt64 = 0
     public init() {}
 
     public subscript(kind: ExitKind) -> UInt64 {

@@ -26,6 +26,9 @@ struct CPUState {
     /// REP instructions that paused part-way (RIP on the instruction, RCX holding what is left)
     /// so that the run loop could check for a stop; they retire once, when they finish.
     var pausedRepeats: UInt64 = 0
+    /// Set by STI (when it sets IF) and by MOV SS/POP SS: no interrupt is taken before the next
+    /// instruction completes (SDM vol. 3, 6.8.3, and STI's "Operation").
+    var interruptShadow = false
     var segments: (Segment, Segment, Segment, Segment, Segment, Segment) = (Segment(), Segment(), Segment(), Segment(), Segment(), Segment())
     var tr = Segment(), ldt = Segment()
     var gdt = DescriptorTable(), idt = DescriptorTable()

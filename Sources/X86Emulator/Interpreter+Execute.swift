@@ -50,6 +50,7 @@ extension Interpreter {
             if state.pointee.is64BitMode { throw .fault(.ud) }
             let value = try pop(size: stackOperandSize(p))
             try loadSegment(SegmentIndex(rawValue: Int(opcode >> 3))!, UInt16(truncatingIfNeeded: value))
+            if opcode == 0x17 { blockInterruptsForOneInstruction() }
         case 0x40...0x4F:  // INC/DEC r (in 64-bit mode these bytes are REX prefixes and never get here)
             let index = Int(opcode & 7)
             writeRegister(
@@ -114,6 +115,7 @@ extension Interpreter {
             let m = try decodeModRM(&i)
             guard let index = SegmentIndex(rawValue: m.reg & 7), index != .cs else { throw .fault(.ud) }
             try loadSegment(index, UInt16(truncatingIfNeeded: try read(m.operand, size: 2, p)))
+            if index == .ss { blockInterruptsForOneInstruction() }
         case 0x8F:
             let size = stackOperandSize(p)
             let m = try decodeModRM(&i)
@@ -288,6 +290,10 @@ extension Interpreter {
             let s = state.pointee
             if s.isProtected && s.cpl > UInt8((s.rflags >> 12) & 3) { throw .fault(.gp()) }
             state.pointee.setFlag(CPUState.ifl, opcode == 0xFB)
+            if opcode == 0xFB && !s.flag(CPUState.ifl) {
+                state.pointee.interruptShadow = true
+                openedInterruptWindow()
+            }
         case 0xFC: state.pointee.setFlag(CPUState.df, false)
         case 0xFD: state.pointee.setFlag(CPUState.df, true)
         case 0xFE, 0xFF:
@@ -515,6 +521,18 @@ extension Interpreter {
         if !s.isProtected || s.cpl <= UInt8((s.rflags >> 12) & 3) { changeable |= CPUState.ifl }
         changeable &= mask(size)
         state.pointee.rflags = (s.rflags & ~changeable) | (value & changeable) | 2
+        if !s.flag(CPUState.ifl) && state.pointee.flag(CPUState.ifl) { openedInterruptWindow() }
+    }
+
+    /// IF went from 0 to 1: end the running block so the run loop looks for a pending interrupt
+    /// now rather than at its next stop check.
+    func openedInterruptWindow() { state.pointee.stopBlock = true }
+
+    /// MOV SS and POP SS: the next instruction (normally the one that loads RSP) completes before
+    /// any interrupt.
+    func blockInterruptsForOneInstruction() {
+        state.pointee.interruptShadow = true
+        state.pointee.stopBlock = true
     }
 
     /// IRET/IRETD/IRETQ.

@@ -257,6 +257,7 @@ extension Interpreter {
         state.pointee.setSegment(
             .ss, Segment(base: 0, limit: 0xFFFF_FFFF, selector: (base + 8) | 3, type: 0x3, dpl: 3, defaultSize32: true, granularity: true))
         state.pointee.rflags = s.register(11) & 0x3C_7FD7 | 2
+        if !s.flag(CPUState.ifl) && state.pointee.flag(CPUState.ifl) { openedInterruptWindow() }
         return to64 ? rip : rip & 0xFFFF_FFFF
     }
 }

@@ -11,6 +11,9 @@ public final class SoftwareVirtualCPU: VirtualCPU {
     let memory: GuestMemory
     /// How many instructions run between two checks for a stop request.
     public static let instructionsPerCheck = 4096
+    /// The interrupt controllers, when the machine has them: external interrupts are delivered
+    /// and HLT with IF set waits for one. Without them HLT ends the run, as before.
+    public var interrupts: (any InterruptSource)?
 
     public init(memory: GuestMemory) {
         self.memory = memory
@@ -61,18 +64,54 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         // `rep movsb` with a huge RCX can keep a stop request waiting.
         let state = self.state
         func work() -> UInt64 { retired &+ exceptions &+ state.pointee.repeatedIterations }
+        let interrupts = self.interrupts
         while true {
             if let requested = kicker.requestedStop { return requested }
+            interrupts?.poll()
             let checkpoint = work() &+ UInt64(Self.instructionsPerCheck)
             while work() < checkpoint {
                 do {
+                    // Between chains: also right after a wake-up from HLT and after STI/POPF/IRET
+                    // set IF (they end the chain).
+                    if let interrupts, state.pointee.flag(CPUState.ifl) {
+                        try takeInterrupt(interrupts, interpreter, &retired)
+                    }
+                    // The chain runs the instruction a shadow protects first; only one that the
+                    // chain's last instruction sets survives it.
+                    state.pointee.interruptShadow = false
                     try interpreter.runBlocks(&retired, limit: retired &+ (checkpoint &- work()))
                 } catch {
+                    if case .stop(.halted(interruptsEnabled: true)) = error, let interrupts {
+                        // HLT with IF set: sleep until an interrupt (or a stop) wakes the vCPU.
+                        statisticsStorage.pointee[.halt] += 1
+                        state.pointee.interruptShadow = false
+                        interrupts.waitForInterrupt(stop: kicker.stopSignal)
+                        break  // back to the stop check, which also brings the timers up to date
+                    }
                     if let stop = handle(error, interpreter) { return stop }
                     exceptions &+= 1
                 }
             }
         }
+    }
+
+    /// Delivers a pending external interrupt between instructions, after the one instruction an
+    /// interrupt shadow (STI, MOV SS) protects; a fault during delivery is raised as usual.
+    private func takeInterrupt(_ interrupts: any InterruptSource, _ interpreter: Interpreter, _ retired: inout UInt64) throws(Interruption) {
+        guard interrupts.interruptRequested else {
+            state.pointee.interruptShadow = false  // the next instruction runs before any check
+            return
+        }
+        if state.pointee.interruptShadow {
+            state.pointee.interruptShadow = false
+            try interpreter.step()
+            retired &+= 1
+            // STI; MOV SS: the second shadow is honoured too, and the interrupt waits a little.
+            guard !state.pointee.interruptShadow, state.pointee.flag(CPUState.ifl), interrupts.interruptRequested else { return }
+        }
+        guard let vector = interrupts.acknowledgeInterrupt() else { return }
+        statisticsStorage.pointee.interruptsDelivered &+= 1
+        try interpreter.raise(Fault(vector: vector, errorCode: nil), returnAddress: state.pointee.rip)
     }
 
     /// Delivers a fault to the guest (recording #UD with its bytes) or turns a stop into a reason.
