@@ -56,7 +56,8 @@ import Testing
     func anOptionThatCannotApplyIsAnError(kind: String, options: [String], message: String) throws {
         let images = ["elf": GuestImages.longELF, "multiboot": GuestImages.multibootELF, "flat": GuestImages.real, "firmware": GuestImages.firmware]
         // One file per case: the cases run in parallel.
-        let path = try VMMProcess.temporaryFile(images[kind]!, name: "applies-\(kind)-\(options.joined(separator: "_").replacingOccurrences(of: "/", with: "")).bin")
+        let name = "applies-\(kind)-" + options.joined(separator: "_").replacingOccurrences(of: "/", with: "") + ".bin"
+        let path = try VMMProcess.temporaryFile(images[kind]!, name: name)
         let result = try VMMProcess.run(["run"] + (kind == "firmware" ? ["--firmware", path] : [path]) + options)
         #expect(result.status == 64, "\(kind) \(options): \(result.stderr)")
         #expect(result.stderr.contains(message), "\(kind) \(options): \(result.stderr)")
