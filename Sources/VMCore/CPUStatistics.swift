@@ -31,6 +31,9 @@ public struct CPUStatistics: Sendable, Equatable {
     /// Instructions the software backend completed, not counting the one that stopped the run
     /// (KVM does not count them: 0 there).
     public var instructions: UInt64 = 0
+    /// Page walks made to refill the software backend's TLB: misses, and the accesses a TLB
+    /// entry cannot serve (MMIO, the first write to a clean page). 0 on KVM.
+    public var tlbRefills: UInt64 = 0
     public init() {}
 
     public subscript(kind: ExitKind) -> UInt64 {

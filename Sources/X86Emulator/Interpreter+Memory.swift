@@ -155,6 +155,7 @@ extension Interpreter {
             if !region.readOnly && walk.writable && walk.dirty && !codeCache.isCodePage(physicalPage) { entry.hostWrite = host }
         }
         tlb.entries[TLB.index(linear >> 12)] = entry
+        tlb.counters.pointee.refills &+= 1
         return walk.physical
     }
 

@@ -16,15 +16,25 @@ struct TLBEntry {
 struct TLB {
     static let size = 512
     let entries: UnsafeMutablePointer<TLBEntry>
+    let counters: UnsafeMutablePointer<Counters>
+
+    struct Counters {
+        /// Every refill: page walks made by the slow path (misses, and accesses that cannot
+        /// hit: MMIO, a first write to a clean page).
+        var refills: UInt64 = 0
+    }
 
     init() {
         entries = .allocate(capacity: Self.size)
         entries.initialize(repeating: TLBEntry(), count: Self.size)
+        counters = .allocate(capacity: 1)
+        counters.initialize(to: Counters())
     }
 
     func deallocate() {
         entries.deinitialize(count: Self.size)
         entries.deallocate()
+        counters.deallocate()
     }
 
     @inline(__always) static func index(_ page: UInt64) -> Int { Int(truncatingIfNeeded: page) & (size - 1) }
