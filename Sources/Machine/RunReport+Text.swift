@@ -51,7 +51,7 @@ extension RunReport {
                 "  unclaimed mmio: \(unclaimedMMIOTotal) (" + unclaimedMMIO.map { "\(hex($0.address)) x\($0.count)" }.joined(separator: ", ") + ")")
         }
         if backend == "software" {
-            lines.append("instructions: \(statistics.instructions) (completed before the stop)")
+            lines.append("instructions: \(statistics.instructions) (completed before the stop); TLB refills: \(statistics.tlbRefills)")
         }
         if statistics.invalidOpcodes > 0 {
             lines.append(

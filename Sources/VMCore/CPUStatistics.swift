@@ -33,6 +33,9 @@ public struct CPUStatistics: Sendable, Equatable {
     public var instructions: UInt64 = 0
     /// External interrupts the software backend delivered to the guest.
     public var interruptsDelivered: UInt64 = 0
+    /// Page walks made to refill the software backend's TLB: misses, and the accesses a TLB
+    /// entry cannot serve (MMIO, the first write to a clean page). 0 on KVM.
+    public var tlbRefills: UInt64 = 0
     public init() {}
 
     public subscript(kind: ExitKind) -> UInt64 {

@@ -34,7 +34,7 @@ extension Interpreter {
     @_transparent
     func cachedCodePage() -> TLBEntry? {
         let page = state.pointee.rip >> 12
-        let entry = tlb.entries[TLB.index(page)]
+        let entry = tlb.lookup(page).pointee
         guard entry.tag == page &+ 1 && entry.hostRead != 0 && entry.executable && (entry.userAllowed || state.pointee.segments.1.dpl != 3)
         else { return nil }
         return entry

@@ -41,13 +41,14 @@ extension Interpreter {
     }
 
     /// Reads `size` bytes at a linear address; accesses that cross a page are split into bytes.
-    /// The fast path is a TLB hit on RAM: one compare and a host load.
+    /// The fast path is a TLB hit on RAM: one compare and a host load. (A hit in the set's second
+    /// way is served by the slow path, which swaps it into the first.)
     /// `user` is whether the access is made at CPL 3, when the caller knows (the block loop does,
     /// once per chain); otherwise it is read from the state.
     @inline(__always)
     func readLinear(_ linear: UInt64, size: Int, fetch: Bool = false, user: Bool? = nil) throws(Interruption) -> UInt64 {
         let page = linear >> 12
-        let entry = tlb.entries[TLB.index(page)]
+        let entry = tlb.lookup(page).pointee
         if entry.tag == page &+ 1 && entry.hostRead != 0 && linear & 0xFFF + UInt64(size) <= 0x1000
             && (entry.userAllowed || !(user ?? (state.pointee.cpl == 3))) && (entry.executable || !fetch)
         {
@@ -76,6 +77,12 @@ extension Interpreter {
             }
             return value
         }
+        if tlb.promote(linear >> 12) {
+            let entry = tlb.lookup(linear >> 12).pointee
+            if entry.hostRead != 0 && (entry.userAllowed || state.pointee.cpl != 3) && (entry.executable || !fetch) {
+                return loadHost(entry.hostRead, Int(linear & 0xFFF), size)
+            }
+        }
         let physical = try translate(linear, write: false, fetch: fetch)
         return readPhysical(physical, size: size)
     }
@@ -83,20 +90,25 @@ extension Interpreter {
     @inline(__always)
     func writeLinear(_ linear: UInt64, size: Int, user: Bool? = nil, _ value: UInt64) throws(Interruption) {
         let page = linear >> 12
-        let entry = tlb.entries[TLB.index(page)]
+        let entry = tlb.lookup(page).pointee
         if entry.tag == page &+ 1 && entry.hostWrite != 0 && linear & 0xFFF + UInt64(size) <= 0x1000
             && (entry.userAllowed || !(user ?? (state.pointee.cpl == 3)))
         {
-            let pointer = UnsafeMutableRawPointer(bitPattern: entry.hostWrite)!.advanced(by: Int(linear & 0xFFF))
-            switch size {
-            case 1: pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
-            case 2: pointer.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
-            case 4: pointer.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
-            default: pointer.storeBytes(of: value.littleEndian, as: UInt64.self)
-            }
+            storeHost(entry.hostWrite, Int(linear & 0xFFF), size, value)
             return
         }
         try writeLinearSlow(linear, size: size, value)
+    }
+
+    @inline(__always)
+    func storeHost(_ base: UInt, _ offset: Int, _ size: Int, _ value: UInt64) {
+        let pointer = UnsafeMutableRawPointer(bitPattern: base)!.advanced(by: offset)
+        switch size {
+        case 1: pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+        case 2: pointer.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
+        case 4: pointer.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
+        default: pointer.storeBytes(of: value.littleEndian, as: UInt64.self)
+        }
     }
 
     @inline(never)
@@ -107,6 +119,13 @@ extension Interpreter {
             for index in 0..<size { physical.append(try translate(linear &+ UInt64(index), write: true, fetch: false)) }
             for (index, address) in physical.enumerated() { try writePhysical(address, size: 1, value >> (8 * UInt64(index))) }
             return
+        }
+        if tlb.promote(linear >> 12) {
+            let entry = tlb.lookup(linear >> 12).pointee
+            if entry.hostWrite != 0 && (entry.userAllowed || state.pointee.cpl != 3) {
+                storeHost(entry.hostWrite, Int(linear & 0xFFF), size, value)
+                return
+            }
         }
         try writePhysical(translate(linear, write: true, fetch: false), size: size, value)
     }
@@ -142,11 +161,7 @@ extension Interpreter {
     func translate(_ linear: UInt64, write: Bool, fetch: Bool) throws(Interruption) -> UInt64 {
         let walk = try walk(linear, write: write, fetch: fetch)
         let physicalPage = walk.physical & ~0xFFF
-        var entry = TLBEntry()
-        entry.tag = (linear >> 12) &+ 1
-        entry.physicalPage = physicalPage
-        entry.userAllowed = walk.user
-        entry.executable = walk.executable
+        var entry = TLBEntry(page: linear >> 12, physicalPage: physicalPage, userAllowed: walk.user, executable: walk.executable)
         if let region = memory.region(containing: physicalPage, length: 0x1000) {
             let host = region.hostAddress + UInt(physicalPage - region.guestStart)
             entry.hostRead = host
@@ -154,7 +169,7 @@ extension Interpreter {
             // Pages holding decoded code never get one: their writes must invalidate the code.
             if !region.readOnly && walk.writable && walk.dirty && !codeCache.isCodePage(physicalPage) { entry.hostWrite = host }
         }
-        tlb.entries[TLB.index(linear >> 12)] = entry
+        tlb.refill(entry)
         return walk.physical
     }
 

@@ -70,7 +70,7 @@ struct Interpreter {
         // Fast path: 64-bit code (no segment base or limit) on a cached executable RAM page.
         if state.pointee.is64BitMode {
             let page = offset >> 12
-            let entry = tlb.entries[TLB.index(page)]
+            let entry = tlb.lookup(page).pointee
             if entry.tag == page &+ 1 && entry.hostRead != 0 && entry.executable && (entry.userAllowed || state.pointee.segments.1.dpl != 3) {
                 instruction.cursor = offset &+ 1
                 return UnsafeRawPointer(bitPattern: entry.hostRead)!.load(fromByteOffset: Int(offset & 0xFFF), as: UInt8.self)

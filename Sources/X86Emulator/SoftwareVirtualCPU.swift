@@ -41,6 +41,7 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         var statistics = statisticsStorage.pointee
         statistics.invalidOpcodes = unimplemented.pointee.count
         statistics.invalidOpcodeSamples = unimplemented.pointee.examples
+        statistics.tlbRefills = tlb.counters.pointee.refills
         return statistics
     }
 
