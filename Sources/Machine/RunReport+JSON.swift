@@ -43,6 +43,8 @@ extension RunReport {
             ))
         // KVM does not count instructions; the software backend does.
         members.append(("instructions", backend == "software" ? .unsigned(statistics.instructions) : .null))
+        members.append(("tlb_refills", backend == "software" ? .unsigned(statistics.tlbRefills) : .null))
+        members.append(("interrupts_delivered", backend == "software" ? .unsigned(statistics.interruptsDelivered) : .null))
         members.append(
             (
                 "invalid_opcodes",
