@@ -51,7 +51,9 @@ extension RunReport {
                 "  unclaimed mmio: \(unclaimedMMIOTotal) (" + unclaimedMMIO.map { "\(hex($0.address)) x\($0.count)" }.joined(separator: ", ") + ")")
         }
         if backend == "software" {
-            lines.append("instructions: \(statistics.instructions) (completed before the stop); TLB refills: \(statistics.tlbRefills); interrupts delivered: \(statistics.interruptsDelivered)")
+            lines.append(
+                "instructions: \(statistics.instructions) (completed before the stop); TLB refills: \(statistics.tlbRefills); "
+                    + "interrupts delivered: \(statistics.interruptsDelivered)")
         }
         if statistics.invalidOpcodes > 0 {
             lines.append(
