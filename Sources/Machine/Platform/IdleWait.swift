@@ -1,0 +1,48 @@
+import VMCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A device whose time-driven events (a PIT period, an RTC update, a LAPIC timer) the platform
+/// brings up to date; it computes its next deadline instead of ticking.
+protocol PlatformTimer: AnyObject, Sendable {
+    /// Raises the lines of the events due at or before guest time `now`.
+    func advance(to now: UInt64)
+    /// Guest time of the next event, if one is scheduled.
+    var nextDeadline: UInt64? { get }
+}
+
+/// Where a halted software vCPU sleeps: in poll(2) on a wake pipe (written when a device raises
+/// an interrupt from another thread) and the stop signal, with the next timer deadline as the
+/// timeout, so an idle guest costs the host nothing between its events.
+final class IdleWait: Sendable {
+    private let pipe = makeWakePipe()
+
+    deinit {
+        close(pipe.read)
+        close(pipe.write)
+    }
+
+    /// Wakes a vCPU sleeping in `sleep` (or makes its next sleep return at once).
+    func wake() {
+        var one: UInt8 = 1
+        _ = write(pipe.write, &one, 1)
+    }
+
+    /// Sleeps until woken, `stop` is raised, or guest time `deadline` (read from `clock`) passes.
+    func sleep(until deadline: UInt64?, clock: any GuestClock, stop: StopSignal) {
+        var timeout: Int32 = -1
+        if let deadline {
+            let now = clock.nanoseconds
+            guard deadline > now else { return }
+            timeout = Int32(clamping: (deadline - now + 999_999) / 1_000_000)
+        }
+        var fds = [pollfd(fd: pipe.read, events: Int16(POLLIN), revents: 0), pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0)]
+        _ = poll(&fds, 2, timeout)
+        if fds[0].revents != 0 {
+            var drain = [UInt8](repeating: 0, count: 64)
+            _ = read(pipe.read, &drain, drain.count)
+        }
+    }
+}
