@@ -1,5 +1,7 @@
 import Devices
+import Synchronization
 import Testing
+import VMCore
 
 /// Port numbers, as Linux's i8259.c names them.
 private let masterCommand: UInt16 = 0x20, masterData: UInt16 = 0x21
@@ -617,5 +619,92 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Counts calls from any thread.
+private final class CallCounter: Sendable {
+    let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
+
+@Suite struct PICDeviceTests {
+    private func device(_ devices: [(BusRange, any BusDevice)], at port: UInt64) -> (any BusDevice, UInt64) {
+        let entry = devices.first { port >= $0.0.base && port <= $0.0.last }!
+        return (entry.1, port - entry.0.base)
+    }
+
+    @Test func claimsThreeTwoPortRangesThatFormABus() throws {
+        let pic = PICDevice()
+        let devices = pic.busDevices
+        #expect(devices.map(\.0) == [BusRange(base: 0x20, size: 2), BusRange(base: 0xA0, size: 2), BusRange(base: 0x4D0, size: 2)])
+        #expect(devices.map(\.1.name) == ["pic-master", "pic-slave", "elcr"])
+        let bus = try Bus(devices)
+        #expect(bus.lookup(0x21)?.offset == 1)
+        #expect(bus.lookup(0x22) == nil)
+    }
+
+    @Test func linuxProbeAndInitThroughTheBus() {
+        let pic = PICDevice()
+        let devices = pic.busDevices
+        func out(_ port: UInt64, _ value: UInt64) {
+            let (device, offset) = device(devices, at: port)
+            _ = device.write(offset: offset, width: .byte, value: value)
+        }
+        func inb(_ port: UInt64) -> UInt64 {
+            let (device, offset) = device(devices, at: port)
+            return device.read(offset: offset, width: .byte)
+        }
+        out(0xA1, 0xFF)
+        out(0x21, 0xFB)
+        #expect(inb(0x21) == 0xFB)
+        for (port, value) in [(0x20, 0x11), (0x21, 0x30), (0x21, 0x04), (0x21, 0x01), (0xA0, 0x11), (0xA1, 0x38), (0xA1, 0x02), (0xA1, 0x01)] {
+            out(UInt64(port), UInt64(value))
+        }
+        #expect(pic.state.master.vectorBase == 0x30 && pic.state.slave.vectorBase == 0x38)
+        // A word access reaches both ports of a block: ELCR as Linux reads it, low byte first.
+        let (elcr, _) = device(devices, at: 0x4D0)
+        _ = elcr.write(offset: 0, width: .word, value: 0x0820)
+        #expect(elcr.read(offset: 0, width: .word) == 0x0820)
+        #expect(inb(0x4D1) == 0x08)
+        // Bytes past the block float.
+        #expect(elcr.read(offset: 1, width: .word) == 0xFF08)
+    }
+
+    @Test func interruptLinesDriveTheControllerAndRaiseTheCallbackOnce() {
+        let counter = CallCounter()
+        let pic = PICDevice { counter.increment() }
+        let devices = pic.busDevices
+        let (master, _) = device(devices, at: 0x20)
+        for (offset, value) in [(0, 0x11), (1, 0x30), (1, 0x04), (1, 0x01), (1, 0xEF)] {
+            _ = master.write(offset: UInt64(offset), width: .byte, value: UInt64(value))
+        }
+        let serial = InterruptLine(gsi: 4, router: pic)
+        serial.raise()
+        #expect(pic.interruptRequested)
+        #expect(counter.value == 1)
+        serial.raise()  // no new edge, INT already high
+        #expect(counter.value == 1)
+        #expect(pic.acknowledge() == 0x34)
+        #expect(!pic.interruptRequested)
+        serial.lower()
+        serial.raise()  // a new edge, but IRQ 4 is in service
+        #expect(counter.value == 1)
+        _ = master.write(offset: 0, width: .byte, value: 0x20)  // the EOI lets it through
+        #expect(counter.value == 2)
+        #expect(pic.acknowledge() == 0x34)
+        // A masked line does not call; unmasking it does.
+        InterruptLine(gsi: 3, router: pic).pulse()
+        #expect(counter.value == 2)
+        _ = master.write(offset: 0, width: .byte, value: 0x20)
+        _ = master.write(offset: 1, width: .byte, value: 0xE7)
+        #expect(counter.value == 3)
+        #expect(pic.acknowledgeIfRequested() == 0x33)
+        #expect(pic.acknowledgeIfRequested() == nil)  // IRQ 3 in service: INT is low
+        #expect(pic.state.inService == 0x08)
+        // GSIs past the ISA range are not the PIC's.
+        pic.setLevel(gsi: 20, high: true)
+        #expect(pic.state.interruptRequests == 0)
     }
 }
