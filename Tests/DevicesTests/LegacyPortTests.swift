@@ -32,3 +32,24 @@ import VMCore
         }
     }
 }
+
+@Suite struct DebugConsoleTests {
+    @Test func writtenBytesReachTheConsoleAndReadsReturnE9() {
+        let recorder = RecordingConsole()
+        let port = DebugConsole(console: Console(recorder))
+        for byte in "boot: ok\n".utf8 { _ = port.write(offset: 0, width: .byte, value: UInt64(byte)) }
+        _ = port.write(offset: 0, width: .word, value: 0x4121)  // only the low byte
+        #expect(recorder.output == "boot: ok\n!")
+        #expect(port.read(offset: 0, width: .byte) == 0xE9)
+    }
+
+    @Test func randomWritesNeverTrap() {
+        var random = SeededGenerator(seed: 0xE9)
+        let recorder = RecordingConsole()
+        let port = DebugConsole(console: Console(recorder))
+        for _ in 0..<5000 {
+            #expect(port.write(offset: 0, width: .doubleWord, value: UInt64.random(in: 0...UInt64.max, using: &random)) == .proceed)
+        }
+        #expect(recorder.output.utf8.count > 0)
+    }
+}
