@@ -8,6 +8,9 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     /// The guest asked to exit through the exit hypercall, with RBX (all of it; the process
     /// status is its low 8 bits).
     case exitHypercall(status: UInt64)
+    /// The guest asked the keyboard controller to reset the machine (i8042 command 0xFE, what
+    /// Linux's `reboot=k` writes to port 0x64).
+    case guestReset
     /// Triple fault or another shutdown condition.
     case shutdown
     /// The hardware refused to enter the guest (KVM_EXIT_FAIL_ENTRY).
@@ -29,6 +32,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .exitHypercall(let status):
             let note = status > 0xFF ? " (\(hex(status)); the process status is its low 8 bits)" : ""
             return "guest called the exit hypercall with status \(status)" + note
+        case .guestReset: return "guest requested a reset (i8042 command 0xFE)"
         case .shutdown: return "guest shut down (triple fault)"
         case .entryFailed(let reason): return "KVM could not enter the guest (hardware entry failure reason \(hex(reason)))"
         case .internalError(let suberror, let data):
@@ -47,6 +51,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .halted: return "halt"
         case .debugExit: return "debug-exit"
         case .exitHypercall: return "exit-hypercall"
+        case .guestReset: return "reset"
         case .shutdown: return "shutdown"
         case .entryFailed: return "entry-failure"
         case .internalError: return "internal-error"
@@ -59,7 +64,8 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     /// Whether this is a stop that a guest asks for, as opposed to a failure worth a register dump.
     public var isNormal: Bool {
         switch self {
-        case .halted, .debugExit, .exitHypercall: return true
+        // A reset request is the guest's own choice, like HLT: no register dump.
+        case .halted, .debugExit, .exitHypercall, .guestReset: return true
         default: return false
         }
     }

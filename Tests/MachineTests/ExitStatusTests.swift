@@ -8,6 +8,7 @@ import VMCore
         (.halted(interruptsEnabled: true), 0),
         (.debugExit(value: 0x21), 67),
         (.exitHypercall(status: 0x1_2A), 42),
+        (.guestReset, 120),
         (.shutdown, 121),
         (.entryFailed(hardwareReason: 0x8000_0021), 122),
         (.internalError(suberror: 1, data: [0x10]), 123),
@@ -24,6 +25,8 @@ import VMCore
         #expect(StopReason.entryFailed(hardwareReason: 0x21).description.contains("hardware entry failure reason 0x21"))
         #expect(StopReason.unhandledExit(reason: 4, detail: "KVM_EXIT_DEBUG").description == "unhandled exit 4: KVM_EXIT_DEBUG")
         #expect(!StopReason.shutdown.isNormal && StopReason.debugExit(value: 1).isNormal)
+        #expect(StopReason.guestReset.isNormal && StopReason.guestReset.kind == "reset")
+        #expect(StopReason.guestReset.description == "guest requested a reset (i8042 command 0xFE)")
     }
 
     @Test func jsonStringsAreEscaped() {
