@@ -22,6 +22,8 @@ public final class Machine {
     /// waiting for its output when a stop is requested.
     let kicker = CPUKicker()
     let console: Console
+    /// The software backend's interrupt controller and timers (nil on KVM).
+    let platform: SoftwarePlatform?
     let buildStart: UInt64
     let logger: Logger
 
@@ -42,23 +44,37 @@ public final class Machine {
         } catch { throw .memory(error) }
 
         console = Console(configuration.console, stop: kicker.stopSignal)
+        (backend, backendReason) = try Self.makeBackend(configuration, memory: memory, logger: logger)
+        // Read now: after the build, the seccomp filter allows no file lookups.
+        if case .kvm = backend { _ = StopHints.kvmIsPVM }
+        // The interrupt controller and timers: the software backend's own models. (On KVM they
+        // belong in the kernel's irqchip, which is not wired yet: there the ports stay unclaimed.)
+        if case .software(let cpu) = backend {
+            let platform = SoftwarePlatform(ramSize: configuration.memorySize)
+            cpu.interrupts = platform
+            self.platform = platform
+        } else {
+            platform = nil
+        }
+
         let hypercallPort = HypercallPort()
         let ports: Bus
         do {
-            ports = try Bus([
-                (BusRange(base: UInt64(PostCodePort.port), size: 1), postCodes),
-                (BusRange(base: UInt64(DebugExit.port), size: DebugExit.portCount), DebugExit()),
-                (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), SerialPort(console: console)),
-                (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
-            ])
+            ports = try Bus(
+                [
+                    (BusRange(base: UInt64(PostCodePort.port), size: 1), postCodes),
+                    (BusRange(base: UInt64(DebugExit.port), size: DebugExit.portCount), DebugExit()),
+                    (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), SerialPort(console: console)),
+                    (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
+                    (BusRange(base: UInt64(I8042.dataPort), size: 1), I8042.DataPort()),
+                    (BusRange(base: UInt64(I8042.commandPort), size: 1), I8042.CommandPort()),
+                    (BusRange(base: UInt64(DebugConsole.port), size: DebugConsole.portCount), DebugConsole(console: console)),
+                ] + (platform?.busDevices ?? []))
         } catch { throw .bus(error) }
         io = MachineIO(
             ports: ports, mmio: try! Bus([]), hypercallPort: hypercallPort,
             hypercalls: HypercallHandler(memory: memory, console: console), logger: logger)
 
-        (backend, backendReason) = try Self.makeBackend(configuration, memory: memory, logger: logger)
-        // Read now: after the build, the seccomp filter allows no file lookups.
-        if case .kvm = backend { _ = StopHints.kvmIsPVM }
         do {
             try backend.cpu.setSystemRegisters(plan.systemRegisters)
             try backend.cpu.setRegisters(plan.registers)

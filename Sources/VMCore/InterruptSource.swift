@@ -10,6 +10,8 @@ public protocol InterruptSource: AnyObject, Sendable {
     /// Brings timers up to the guest clock (raising their lines); called at every stop check.
     func poll()
     /// HLT with IF set: parks the vCPU thread until an interrupt is requested or `stop` is
-    /// raised. Sleeps until the next timer deadline rather than spinning.
-    func waitForInterrupt(stop: StopSignal)
+    /// raised, sleeping until the next timer deadline rather than spinning. Returns false at once
+    /// when nothing can ever wake it (no timer armed, no outside source): the halt then ends the
+    /// run, as it does without interrupt controllers.
+    func waitForInterrupt(stop: StopSignal) -> Bool
 }

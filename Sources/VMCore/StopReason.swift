@@ -27,7 +27,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .halted(false): return "guest halted (HLT with interrupts disabled)"
-        case .halted(true): return "guest halted with interrupts enabled, but no device can interrupt it"
+        case .halted(true): return "guest halted with interrupts enabled, but nothing can interrupt it (no timer armed)"
         case .debugExit(let value): return "guest wrote \(hex(value)) to the debug-exit port"
         case .exitHypercall(let status):
             let note = status > 0xFF ? " (\(hex(status)); the process status is its low 8 bits)" : ""

@@ -82,11 +82,12 @@ public final class SoftwareVirtualCPU: VirtualCPU {
                     state.pointee.interruptShadow = false
                     try interpreter.runBlocks(&retired, limit: retired &+ (checkpoint &- work()))
                 } catch {
-                    if case .stop(.halted(interruptsEnabled: true)) = error, let interrupts {
-                        // HLT with IF set: sleep until an interrupt (or a stop) wakes the vCPU.
+                    if case .stop(.halted(interruptsEnabled: true)) = error, let interrupts,
+                        interrupts.waitForInterrupt(stop: kicker.stopSignal)
+                    {
+                        // HLT with IF set slept until an interrupt (or a stop) woke the vCPU.
                         statisticsStorage.pointee[.halt] += 1
                         state.pointee.interruptShadow = false
-                        interrupts.waitForInterrupt(stop: kicker.stopSignal)
                         break  // back to the stop check, which also brings the timers up to date
                     }
                     if let stop = handle(error, interpreter) { return stop }

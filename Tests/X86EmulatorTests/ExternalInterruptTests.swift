@@ -28,7 +28,7 @@ final class ScriptedInterrupts: InterruptSource, GuestIO {
     var interruptRequested: Bool { script.withLock { !$0.pending.isEmpty } }
     func acknowledgeInterrupt() -> UInt8? { script.withLock { $0.pending.isEmpty ? nil : $0.pending.removeFirst() } }
     func poll() {}
-    func waitForInterrupt(stop: StopSignal) {
+    func waitForInterrupt(stop: StopSignal) -> Bool {
         let stopNow = script.withLock { script -> Bool in
             script.waits += 1
             guard script.ticksLeft > 0 else { return true }
@@ -37,6 +37,7 @@ final class ScriptedInterrupts: InterruptSource, GuestIO {
             return false
         }
         if stopNow { kicker.requestStop(.timedOut) }
+        return true
     }
 
     func portRead(_ port: IOPort, width: AccessWidth) -> UInt32 { 0xFF }

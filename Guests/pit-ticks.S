@@ -1,0 +1,72 @@
+# Real mode: programs the 8259A pair and the 8254 PIT for a 1000 Hz tick on IRQ 0, waits in
+# HLT for 50 ticks (the handler counts them and sends EOI), reads the RTC's seconds, prints a
+# line, and stops with cli; hlt. Loaded at 0x7C00 and entered at 0000:7C00 with IF clear.
+    .include "uart.inc"
+    .code16
+    .set PIC1_COMMAND, 0x20
+    .set PIC1_DATA, 0x21
+    .set PIC2_COMMAND, 0xa0
+    .set PIC2_DATA, 0xa1
+    .set PIT_CHANNEL0, 0x40
+    .set PIT_COMMAND, 0x43
+    .set TICK_VECTOR, 0x08
+    .set TICKS, 50
+    .globl _start
+_start:
+    xor %ax, %ax
+    mov %ax, %ds
+    mov %ax, %ss
+    mov $0x7c00, %sp
+    movw $tick, TICK_VECTOR * 4          # IVT entry for IRQ 0: 0000:tick
+    movw $0, TICK_VECTOR * 4 + 2
+
+    # The BIOS's PIC setup: edge-triggered, cascaded, vectors 0x08-0x0F and 0x70-0x77.
+    mov $0x11, %al
+    out %al, $PIC1_COMMAND               # ICW1: ICW4 follows
+    out %al, $PIC2_COMMAND
+    mov $TICK_VECTOR, %al
+    out %al, $PIC1_DATA                  # ICW2: master base vector
+    mov $0x70, %al
+    out %al, $PIC2_DATA
+    mov $0x04, %al
+    out %al, $PIC1_DATA                  # ICW3: slave on IRQ 2
+    mov $0x02, %al
+    out %al, $PIC2_DATA
+    mov $0x01, %al
+    out %al, $PIC1_DATA                  # ICW4: 8086 mode
+    out %al, $PIC2_DATA
+    mov $0xfe, %al
+    out %al, $PIC1_DATA                  # only IRQ 0 unmasked
+    mov $0xff, %al
+    out %al, $PIC2_DATA
+
+    # PIT channel 0, mode 2 (rate generator), LSB then MSB: 1193182 Hz / 1193 = 1000 Hz.
+    mov $0x34, %al
+    out %al, $PIT_COMMAND
+    mov $1193 & 0xff, %al
+    out %al, $PIT_CHANNEL0
+    mov $1193 >> 8, %al
+    out %al, $PIT_CHANNEL0
+
+    sti
+1:  hlt                                  # woken by each tick
+    cmpw $TICKS, ticks
+    jb 1b
+    cli
+
+    mov $message, %si
+    print_polled
+    hlt
+
+tick:
+    incw %cs:ticks
+    push %ax
+    mov $0x20, %al                       # non-specific EOI
+    out %al, $PIC1_COMMAND
+    pop %ax
+    iret
+
+ticks:
+    .word 0
+message:
+    .asciz "50 timer ticks at 1000 Hz through the PIC\n"
