@@ -291,6 +291,21 @@ private func enabledAPIC(timerFrequencyHz: UInt64 = 1_000_000_000, tscFrequencyH
         #expect(apic.pendingVector() == 0x61)
     }
 
+    @Test func aLowestPriorityIPIThatSelectsThisAPICStaysHere() {
+        var apic = enabledAPIC()
+        _ = apic.write(offset: ldr, value: 0x0100_0000, now: 0)
+        _ = apic.write(offset: icrHigh, value: 0x0300_0000, now: 0)
+        #expect(apic.write(offset: icrLow, value: 0x0000_0971, now: 0) == .none)  // logical, lowest priority
+        #expect(apic.pendingVector() == 0x71)
+        _ = apic.write(offset: icrHigh, value: 0x0200_0000, now: 0)
+        guard case .sendIPI(let command) = apic.write(offset: icrLow, value: 0x0000_0972, now: 0) else {
+            Issue.record("an IPI for another APIC stayed here")
+            return
+        }
+        #expect(command.logicalDestination && command.deliveryMode == .lowestPriority)
+        #expect(!apic.irr.contains(0x72))
+    }
+
     @Test func logicalDestinations() {
         var apic = enabledAPIC()
         _ = apic.write(offset: ldr, value: 0x0400_0000, now: 0)

@@ -56,9 +56,11 @@ public enum APICWriteEffect: Sendable, Equatable {
     /// An EOI retired `vector` from the ISR. When `level` (its TMR bit was set), the machine
     /// broadcasts the EOI to the I/O APIC (`IOAPIC.endOfInterrupt(vector:)`).
     case eoi(vector: UInt8, level: Bool)
-    /// An IPI for APICs other than this one, for the machine to route (INIT, SIPI, other
-    /// destinations and broadcasts). The part aimed at this APIC, if any, is already delivered
-    /// here (fixed vectors into IRR, NMI into `nmiPending`).
+    /// An IPI for the machine to route. Fixed and NMI IPIs come here only when they may select
+    /// APICs other than this one, and then the part aimed at this APIC is already delivered (the
+    /// vector into IRR, NMI into `nmiPending`): deliver to the others only. A lowest-priority IPI
+    /// that selects this APIC is delivered here and not returned. INIT, SIPI, SMI and ExtINT IPIs
+    /// are always returned, whatever their destination (INIT and SIPI are the SMP bring-up).
     case sendIPI(ICRCommand)
     /// The timer's deadline changed (armed, disarmed, re-armed, mode or divide changed): the
     /// vCPU should read `nextTimerDeadline()` again.

@@ -136,7 +136,11 @@ extension LocalAPIC {
                 recordError(Self.esrSendIllegalVector)
                 return .none
             }
-            if toSelf { accept(vector: command.vector, levelTriggered: command.levelTriggered) }
+            if toSelf {
+                accept(vector: command.vector, levelTriggered: command.levelTriggered)
+                // Lowest priority goes to one of its targets, and this APIC is one of them.
+                if command.deliveryMode == .lowestPriority { return .none }
+            }
         case .nmi:
             if toSelf { nmiPending = true }
         case .initialize where !command.assert && command.levelTriggered:
