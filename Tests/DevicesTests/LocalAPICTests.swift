@@ -411,6 +411,17 @@ private func enabledAPIC(timerFrequencyHz: UInt64 = 1_000_000_000, tscFrequencyH
         #expect(apic.nextTimerDeadline() == 400 + 1200)
     }
 
+    @Test func anOverdueTimerFiresBeforeTheNextAccess() {
+        var apic = enabledAPIC()
+        _ = apic.write(offset: divide, value: 0xB, now: 0)
+        _ = apic.write(offset: lvtTimer, value: 0x40, now: 0)
+        _ = apic.write(offset: initialCount, value: 100, now: 0)
+        // The machine has not called fireTimer yet; the guest reprograms the timer late.
+        _ = apic.write(offset: initialCount, value: 100, now: 150)
+        #expect(apic.pendingVector() == 0x40)
+        #expect(apic.nextTimerDeadline() == 250)
+    }
+
     @Test func aMaskedTimerCountsButRequestsNothing() {
         var apic = enabledAPIC()
         _ = apic.write(offset: lvtTimer, value: 0x1_0040, now: 0)

@@ -6,6 +6,7 @@ extension LocalAPIC {
     /// 16-byte slot, and offsets outside the page, read 0.
     public mutating func read(offset: UInt64, now: UInt64) -> UInt32 {
         guard offset < Self.pageSize, offset & 0xF == 0 else { return 0 }
+        fireTimer(now: now)  // An overdue timer fires first, so IRR and the count agree with `now`.
         switch offset {
         case Self.idRegister: return idRegister
         case Self.versionRegister: return Self.versionValue
@@ -42,6 +43,8 @@ extension LocalAPIC {
     /// registers ignore writes; unimplemented ones log ESR bit 7; other offsets are ignored.
     public mutating func write(offset: UInt64, value: UInt32, now: UInt64) -> APICWriteEffect {
         guard offset < Self.pageSize, offset & 0xF == 0 else { return .none }
+        // An overdue timer fires before the write can reprogram it, as it would have on hardware.
+        fireTimer(now: now)
         switch offset {
         case Self.idRegister: idRegister = value & Self.highByte
         case Self.taskPriorityRegister: taskPriority = value & 0xFF

@@ -112,7 +112,8 @@ extension LocalAPIC {
         let running = timerMode != .tscDeadline && timerDeadline != nil
         let remaining = running ? currentCount(now: now) : 0
         timerDivideConfiguration = value & 0xB
-        guard running else { return .none }
+        // A count already at 0 keeps its deadline: the interrupt is still owed.
+        guard running, remaining != 0 else { return .none }
         // The count left goes on at the new rate (KVM's update_target_expiration does the same).
         load(count: remaining, now: now)
         return .timerChanged
