@@ -126,6 +126,15 @@ private let masked: UInt32 = 1 << 16, level: UInt32 = 1 << 15, remoteIRR: UInt32
         #expect(ioapic.readIndex(0x10 + 6) & remoteIRR == 0)
     }
 
+    @Test mutating func aRejectedLevelDeliveryDoesNotLeaveThePinStuck() {
+        ioapic.program(pin: 7, low: level | 0x47)
+        #expect(ioapic.setLevel(pin: 7, high: true) != nil)
+        ioapic.deliveryRejected(pin: 7)
+        #expect(ioapic.readIndex(0x10 + 14) & remoteIRR == 0)
+        #expect(ioapic.setLevel(pin: 7, high: true) != nil)  // the next assertion tries again
+        ioapic.deliveryRejected(pin: 99)
+    }
+
     @Test mutating func nmiAndExtINTEntriesAreEdgeWhateverTheTriggerBit() {
         ioapic.program(pin: 2, low: level | 0x400)  // NMI
         let nmi = ioapic.setLevel(pin: 2, high: true)

@@ -306,6 +306,33 @@ private func enabledAPIC(timerFrequencyHz: UInt64 = 1_000_000_000, tscFrequencyH
         #expect(!apic.irr.contains(0x72))
     }
 
+    @Test func messagesFromTheIOAPIC() {
+        var apic = enabledAPIC()
+        let level = IOAPICDelivery(pin: 9, vector: 0x49, deliveryMode: .fixed, logicalDestination: false, destination: 0, levelTriggered: true)
+        #expect(apic.receive(level) == true)
+        #expect(apic.tmr.contains(0x49) && apic.pendingVector() == 0x49)
+        var other = level
+        other.destination = 1
+        #expect(apic.receive(other) == false)
+        let nmi = IOAPICDelivery(pin: 2, vector: 0, deliveryMode: .nmi, logicalDestination: false, destination: 0xFF, levelTriggered: false)
+        #expect(apic.receive(nmi) == true)
+        #expect(apic.nmiPending)
+        var extINT = nmi
+        extINT.deliveryMode = .extINT
+        #expect(apic.receive(extINT) == false)
+    }
+
+    @Test func initResetsAllButTheIDAndBase() {
+        var apic = LocalAPIC(id: 5)
+        _ = apic.writeBaseMSR(0xFED0_0000 | 1 << 11)
+        _ = apic.write(offset: svr, value: 0x1FF, now: 0)
+        _ = apic.write(offset: tpr, value: 0x30, now: 0)
+        apic.accept(vector: 0x40, levelTriggered: false)
+        apic.receiveINIT()
+        #expect(apic.id == 5 && apic.baseAddress == 0xFED0_0000)
+        #expect(!apic.isSoftwareEnabled && apic.taskPriority == 0 && apic.irr.isEmpty)
+    }
+
     @Test func logicalDestinations() {
         var apic = enabledAPIC()
         _ = apic.write(offset: ldr, value: 0x0400_0000, now: 0)

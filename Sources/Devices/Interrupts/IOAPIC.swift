@@ -154,6 +154,14 @@ public struct IOAPIC: Sendable, Equatable {
         return deliveries
     }
 
+    /// No LAPIC took the message from `pin` (`LocalAPIC.receive` returned false everywhere):
+    /// clears its remote IRR, as KVM's ioapic_service sets it only on a delivery, so the pin is
+    /// not stuck waiting for an EOI that cannot come. Nothing is delivered again here.
+    public mutating func deliveryRejected(pin: Int) {
+        guard (0..<Self.pinCount).contains(pin) else { return }
+        redirection[pin] &= ~Self.remoteIRR
+    }
+
     /// Level semantics apply to fixed and lowest-priority entries only: SMI, NMI, INIT and ExtINT
     /// are always edge (82093AA 3.2.4, "Delivery Mode").
     func isLevelTriggered(_ entry: UInt64) -> Bool {

@@ -40,6 +40,9 @@ public final class IOAPICDevice: BusDevice, InterruptRouter {
         for delivery in deliveries { onDeliver(delivery) }
     }
 
+    /// No LAPIC accepted the delivery from `pin`: see `IOAPIC.deliveryRejected(pin:)`.
+    public func deliveryRejected(pin: Int) { ioapic.withLock { $0.deliveryRejected(pin: pin) } }
+
     /// The register state, for tests and debugging.
     public var state: IOAPIC { ioapic.withLock { $0 } }
 }

@@ -287,6 +287,30 @@ public struct LocalAPIC: Sendable, Equatable {
         tmr.remove(vector)
     }
 
+    /// A message from the I/O APIC: fixed and lowest-priority vectors go to IRR (level ones set
+    /// TMR), NMI to `nmiPending`. Returns whether this APIC took it: not selected by its
+    /// destination, disabled, an illegal vector, or a mode not modelled (SMI, INIT, ExtINT).
+    @discardableResult
+    public mutating func receive(_ delivery: IOAPICDelivery) -> Bool {
+        guard isHardwareEnabled, matchesDestination(delivery.destination, logical: delivery.logicalDestination) else { return false }
+        switch delivery.deliveryMode {
+        case .fixed, .lowestPriority: return accept(vector: delivery.vector, levelTriggered: delivery.levelTriggered)
+        case .nmi:
+            nmiPending = true
+            return true
+        default: return false
+        }
+    }
+
+    /// An INIT (SDM 11.4.7.3): every register back to its power-up value except the ID and
+    /// IA32_APIC_BASE. The vCPU's own INIT handling (wait for SIPI) is the machine's.
+    public mutating func receiveINIT() {
+        let kept = (idRegister, apicBase)
+        self = LocalAPIC(
+            id: id, timerFrequencyHz: timerFrequencyHz, tscFrequencyHz: tscFrequencyHz, minimumPeriodNanoseconds: minimumPeriodNanoseconds)
+        (idRegister, apicBase) = kept
+    }
+
     // MARK: IA32_APIC_BASE
 
     /// A WRMSR to IA32_APIC_BASE. Returns false (the CPU raises #GP) for reserved bits, including
