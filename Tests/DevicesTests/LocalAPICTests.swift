@@ -502,6 +502,19 @@ private func enabledAPIC(timerFrequencyHz: UInt64 = 1_000_000_000, tscFrequencyH
         #expect(apic.tsc(atNanoseconds: 3001) == 6002)
     }
 
+    @Test func changingTheTimerModeDisarms() {
+        var apic = enabledAPIC()
+        _ = apic.write(offset: lvtTimer, value: 0x40, now: 0)
+        _ = apic.write(offset: initialCount, value: 1000, now: 0)
+        _ = apic.write(offset: lvtTimer, value: 0x41, now: 10)  // same mode: keeps counting
+        #expect(apic.nextTimerDeadline() != nil)
+        _ = apic.write(offset: lvtTimer, value: 0x2_0041, now: 20)  // one-shot to periodic
+        #expect(apic.nextTimerDeadline() == nil)
+        #expect(apic.read(offset: currentCount, now: 30) == 0)
+        _ = apic.write(offset: initialCount, value: 1000, now: 40)
+        #expect(apic.nextTimerDeadline() == 40 + 2000)
+    }
+
     @Test func leavingTSCDeadlineModeDisarms() {
         var apic = enabledAPIC()
         _ = apic.write(offset: lvtTimer, value: 0x4_0040, now: 0)

@@ -90,12 +90,14 @@ extension LocalAPIC {
     }
 
     mutating func writeLVTTimer(_ value: UInt32) -> APICWriteEffect {
-        let wasTSCDeadline = timerMode == .tscDeadline
+        let oldMode = timerMode
         lvtTimer = value & Self.lvtTimerWritable | (isSoftwareEnabled ? 0 : Self.lvtMasked)
-        if wasTSCDeadline != (timerMode == .tscDeadline) {
-            // Switching to or from TSC-deadline mode disarms the timer (SDM 11.5.4.1).
+        guard timerMode != oldMode else { return .timerChanged }
+        // "A write to the LVT Timer Register that changes the timer mode disarms the local APIC
+        // timer" (SDM 11.5.4.1). Across TSC-deadline mode the initial count goes too, as in KVM.
+        timerDeadline = nil
+        if oldMode == .tscDeadline || timerMode == .tscDeadline {
             timerInitialCount = 0
-            timerDeadline = nil
             tscDeadlineValue = 0
         }
         return .timerChanged
