@@ -198,7 +198,7 @@ import VMCore
     }
 
     @Test func randomRegisterSequencesNeverTrapAndKeepTheInvariants() {
-        var random = SeededGenerator(seed: 0x146818)
+        var random = SplitMix64(seed: 0x146818)
         for _ in 0..<300 {
             let ramSize = UInt64.random(in: 0...UInt64.max, using: &random)
             var rtc = CMOSRTC(ramSize: ramSize, wallClock: Int64.random(in: .min ... .max, using: &random))

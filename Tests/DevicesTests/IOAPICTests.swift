@@ -1,5 +1,6 @@
 import Devices
 import Synchronization
+import TestSupport
 import Testing
 import VMCore
 

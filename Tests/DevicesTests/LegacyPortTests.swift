@@ -20,7 +20,7 @@ import VMCore
     }
 
     @Test func randomWritesOnlyEverStopForFE() {
-        var random = SeededGenerator(seed: 0x8042)
+        var random = SplitMix64(seed: 0x8042)
         let command = I8042.CommandPort()
         let data = I8042.DataPort()
         for _ in 0..<5000 {
@@ -44,7 +44,7 @@ import VMCore
     }
 
     @Test func randomWritesNeverTrap() {
-        var random = SeededGenerator(seed: 0xE9)
+        var random = SplitMix64(seed: 0xE9)
         let recorder = RecordingConsole()
         let port = DebugConsole(console: Console(recorder))
         for _ in 0..<5000 {

@@ -1,4 +1,5 @@
 import Devices
+import TestSupport
 import Testing
 import VMCore
 
@@ -537,19 +538,6 @@ private func enabledAPIC(timerFrequencyHz: UInt64 = 1_000_000_000, tscFrequencyH
         _ = apic.write(offset: lvtTimer, value: 0x4_0040, now: 0)
         _ = apic.writeTSCDeadline(.max, now: 0)
         #expect(apic.nextTimerDeadline() == .max)
-    }
-}
-
-/// SplitMix64: a small deterministic generator, so a failure repeats.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

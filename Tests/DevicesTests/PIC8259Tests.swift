@@ -1,6 +1,7 @@
 import Devices
 import Dispatch
 import Synchronization
+import TestSupport
 import Testing
 import VMCore
 
@@ -607,19 +608,6 @@ extension DualPIC {
         #expect((pic.master.inputLevels & 0x04 != 0) == pic.slave.interruptRequested)
         #expect(pic.master.edgeLevelControl & ~DualPIC.masterELCRMask == 0)
         #expect(pic.slave.edgeLevelControl & ~DualPIC.slaveELCRMask == 0)
-    }
-}
-
-/// A small seeded generator, so a failing random run can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -1,5 +1,6 @@
 import Devices
 import Synchronization
+import TestSupport
 import Testing
 import VMCore
 
@@ -219,7 +220,7 @@ import VMCore
     }
 
     @Test func randomPortSequencesNeverTrapAndKeepTheInvariants() {
-        var random = SeededGenerator(seed: 0x8254)
+        var random = SplitMix64(seed: 0x8254)
         for _ in 0..<400 {
             var pit = PIT8254()
             var now: UInt64 = 0

@@ -18,16 +18,3 @@ final class LevelRecorder: InterruptRouter {
     /// Rising edges seen (a pulse is one).
     var risingEdges: Int { zip([false] + levels, levels).filter { !$0 && $1 }.count }
 }
-
-/// A small deterministic generator (SplitMix64) so robustness failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
