@@ -12,33 +12,43 @@ public final class SerialPort: BusDevice {
     public let name = "serial"
     private let uart = Mutex(UART16550())
     private let console: Console
+    /// IRQ 4 on a PC: follows the UART's interrupt state (IER and the pending conditions, with
+    /// the IIR priorities), as its INTR pin does.
+    private let irq: InterruptLine
 
-    public init(console: Console) { self.console = console }
+    public init(console: Console, irq: InterruptLine = .unconnected) {
+        self.console = console
+        self.irq = irq
+    }
 
     public func read(offset: UInt64, width: AccessWidth) -> UInt64 {
         // Wider accesses read consecutive registers, as the ISA bus splits them.
-        uart.withLock { uart in
+        let (value, pending) = uart.withLock { uart in
             var value: UInt64 = 0
             for index in 0..<UInt64(width.byteCount) {
                 let register = offset + index
                 let byte = register < Self.portCount ? uart.read(offset: register) : 0xFF
                 value |= UInt64(byte) << (8 * index)
             }
-            return value
+            return (value, uart.interruptOutput)
         }
+        irq.set(pending)  // reading IIR or RBR can clear the condition
+        return value
     }
 
     public func write(offset: UInt64, width: AccessWidth, value: UInt64) -> IOAction {
         var transmitted: [UInt8] = []
-        uart.withLock { uart in
+        let pending = uart.withLock { uart in
             for index in 0..<UInt64(width.byteCount) where offset + index < Self.portCount {
                 if let byte = uart.write(offset: offset + index, value: UInt8(truncatingIfNeeded: value >> (8 * index))) {
                     transmitted.append(byte)
                 }
             }
+            return uart.interruptOutput
         }
-        // Console I/O happens outside the lock.
+        // Console I/O and the interrupt line happen outside the lock.
         if !transmitted.isEmpty { transmitted.withUnsafeBytes { console.write($0) } }
+        irq.set(pending)
         return .proceed
     }
 

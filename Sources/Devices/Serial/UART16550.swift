@@ -30,7 +30,7 @@ public struct UART16550: Sendable, Equatable {
     static let iirTransmitterEmpty: UInt8 = 0x02, iirModemStatus: UInt8 = 0x00
     static let iirFIFOEnabled: UInt8 = 0xC0
     /// MCR bits: DTR, RTS, OUT1, OUT2, loopback.
-    static let mcrLoopback: UInt8 = 0x10
+    static let mcrLoopback: UInt8 = 0x10, mcrOut2: UInt8 = 0x08
     /// LSR bits: data ready, overrun error, THR empty, transmitter empty.
     static let lsrDataReady: UInt8 = 0x01, lsrOverrun: UInt8 = 0x02
     static let lsrTransmitterHoldingEmpty: UInt8 = 0x20, lsrTransmitterEmpty: UInt8 = 0x40
@@ -56,9 +56,12 @@ public struct UART16550: Sendable, Equatable {
 
     public init() {}
 
-    /// Whether the UART asserts its interrupt line (there is nothing yet to deliver it to, but a
-    /// polling driver reads the same state through IIR).
+    /// Whether an enabled interrupt condition is pending (what IIR reports to a polling driver).
     public var interruptPending: Bool { pendingInterruptID != nil }
+
+    /// The level on the PC's IRQ line: a pending interrupt, gated by MCR.OUT2 as a PC's serial
+    /// port wires it (Linux's 8250 driver sets OUT2 to enable the IRQ).
+    public var interruptOutput: Bool { interruptPending && modemControl & Self.mcrOut2 != 0 }
 
     private var dlab: Bool { lineControl & Self.lcrDivisorLatchAccess != 0 }
     private var loopback: Bool { modemControl & Self.mcrLoopback != 0 }
