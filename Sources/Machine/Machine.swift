@@ -58,13 +58,14 @@ public final class Machine {
         }
 
         let hypercallPort = HypercallPort()
+        let serialIRQ = platform.map { InterruptLine(gsi: 4, router: $0.pic) } ?? .unconnected
         let ports: Bus
         do {
             ports = try Bus(
                 [
                     (BusRange(base: UInt64(PostCodePort.port), size: 1), postCodes),
                     (BusRange(base: UInt64(DebugExit.port), size: DebugExit.portCount), DebugExit()),
-                    (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), SerialPort(console: console, irq: platform.map { InterruptLine(gsi: 4, router: $0.pic) } ?? .unconnected)),
+                    (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), SerialPort(console: console, irq: serialIRQ)),
                     (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
                     (BusRange(base: UInt64(I8042.dataPort), size: 1), I8042.DataPort()),
                     (BusRange(base: UInt64(I8042.commandPort), size: 1), I8042.CommandPort()),
