@@ -1,3 +1,4 @@
+import Synchronization
 import VMCore
 
 #if canImport(Glibc)
@@ -18,6 +19,9 @@ protocol PlatformTimer: AnyObject, Sendable {
 /// timeout, so an idle guest costs the host nothing between its events.
 final class IdleWait: Sendable {
     private let pipe = makeWakePipe()
+    /// Whether a vCPU is in (or about to enter) `sleep`: only then does a wake-up write the pipe,
+    /// so an interrupt raised by the vCPU's own timer service costs no system call.
+    private let sleeping = Atomic<Bool>(false)
 
     deinit {
         close(pipe.read)
@@ -26,12 +30,18 @@ final class IdleWait: Sendable {
 
     /// Wakes a vCPU sleeping in `sleep` (or makes its next sleep return at once).
     func wake() {
+        guard sleeping.load(ordering: .sequentiallyConsistent) else { return }
         var one: UInt8 = 1
         _ = write(pipe.write, &one, 1)
     }
 
-    /// Sleeps until woken, `stop` is raised, or guest time `deadline` (read from `clock`) passes.
-    func sleep(until deadline: UInt64?, clock: any GuestClock, stop: StopSignal) {
+    /// Sleeps until woken, `stop` is raised, or guest time `deadline` (read from `clock`) passes,
+    /// unless `awake()` says there is something to do already. (The flag is set before that last
+    /// look, and a waker sets its condition before reading the flag: no wake-up is lost.)
+    func sleep(until deadline: UInt64?, clock: any GuestClock, stop: StopSignal, unless awake: () -> Bool) {
+        sleeping.store(true, ordering: .sequentiallyConsistent)
+        defer { sleeping.store(false, ordering: .relaxed) }
+        if awake() { return }
         var timeout: Int32 = -1
         if let deadline {
             let now = clock.nanoseconds

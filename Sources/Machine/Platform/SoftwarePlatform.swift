@@ -25,7 +25,7 @@ final class SoftwarePlatform: InterruptSource {
         self.idle = idle
         requestHint = hint
         pic = PICDevice(onInterruptRequest: {
-            hint.flag.store(true, ordering: .releasing)
+            hint.flag.store(true, ordering: .sequentiallyConsistent)
             idle.wake()
         })
         pit = PITDevice(clock: clock, irq0: InterruptLine(gsi: PITDevice.irq, router: pic))
@@ -60,8 +60,12 @@ final class SoftwarePlatform: InterruptSource {
     /// Brings the timers up to the guest clock; returns the earliest next event.
     @discardableResult
     func pollTimers() -> UInt64? {
-        let deadlines = [pit.serviceTimer(), rtc.serviceTimer()].compactMap { $0 }
-        return deadlines.min()
+        // No array: this runs at every stop check and every wake-up.
+        switch (pit.serviceTimer(), rtc.serviceTimer()) {
+        case (let a?, let b?): return min(a, b)
+        case (let a?, nil), (nil, let a?): return a
+        case (nil, nil): return nil
+        }
     }
 
     func poll() { pollTimers() }
@@ -72,7 +76,7 @@ final class SoftwarePlatform: InterruptSource {
             if interruptRequested || stop.isRaised { return true }
             // No timer is armed and nothing outside the vCPU raises lines yet: nothing can wake it.
             guard let deadline else { return false }
-            idle.sleep(until: deadline, clock: clock, stop: stop)
+            idle.sleep(until: deadline, clock: clock, stop: stop) { interruptRequested || stop.isRaised }
         }
     }
 }
