@@ -169,12 +169,7 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
         process.standardOutput = Pipe()
         try process.run()
         // Signal only once the machine is built (its backend line is out), however slow the start.
-        var stderr = Data()
-        while !String(decoding: stderr, as: UTF8.self).contains("vmm: backend:") {
-            let chunk = errors.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            stderr += chunk
-        }
+        var stderr = VMMProcess.readUntilBackendLine(errors)
         kill(process.processIdentifier, SIGINT)
         stderr += errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

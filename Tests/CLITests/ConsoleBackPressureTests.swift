@@ -29,11 +29,7 @@ import Testing
         try process.run()
         var stderr = Data()
         if let signal {
-            while !String(decoding: stderr, as: UTF8.self).contains("vmm: backend:") {
-                let chunk = errors.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                stderr += chunk
-            }
+            stderr = VMMProcess.readUntilBackendLine(errors)
             Thread.sleep(forTimeInterval: 0.3)  // let the pipe fill and the guest block on it
             kill(process.processIdentifier, signal)
         }

@@ -137,12 +137,7 @@ import Testing
         process.standardError = errors
         process.standardOutput = Pipe()
         try process.run()
-        var stderr = Data()
-        while !String(decoding: stderr, as: UTF8.self).contains("vmm: backend:") {
-            let chunk = errors.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            stderr += chunk
-        }
+        var stderr = VMMProcess.readUntilBackendLine(errors)
         Thread.sleep(forTimeInterval: 0.2)  // past the filter's installation, into the run
         kill(process.processIdentifier, signal)
         stderr += errors.fileHandleForReading.readDataToEndOfFile()

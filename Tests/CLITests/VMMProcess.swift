@@ -49,6 +49,18 @@ enum VMMProcess {
             stderr: String(decoding: errorData.data.withLock { $0 }, as: UTF8.self))
     }
 
+    /// Reads a child's stderr until the machine is built (its backend line is out), however slow
+    /// the start, so that a test signals a running guest; returns what it read.
+    static func readUntilBackendLine(_ errors: Pipe) -> Data {
+        var stderr = Data()
+        while !String(decoding: stderr, as: UTF8.self).contains("vmm: backend:") {
+            let chunk = errors.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            stderr += chunk
+        }
+        return stderr
+    }
+
     /// A temporary file holding `bytes`, removed when the test process ends.
     static func temporaryFile(_ bytes: [UInt8], name: String) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-cli-tests-\(getpid())")
