@@ -37,7 +37,7 @@ public enum ExitStatus {
         case .internalError: return internalError
         case .unhandledExit: return unhandledExit
         case .timedOut: return timedOut
-        case .interrupted: return interrupted
+        case .interrupted, .stoppedByUser: return interrupted
         }
     }
 }

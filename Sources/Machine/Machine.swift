@@ -24,6 +24,9 @@ public final class Machine {
     let console: Console
     /// The software backend's interrupt controller and timers (nil on KVM).
     let platform: SoftwarePlatform?
+    /// The UART, and the host input that feeds its receiver (with `--serial-input stdin`).
+    let serialPort: SerialPort
+    let serialInput: SerialInput?
     let buildStart: UInt64
     let logger: Logger
 
@@ -49,8 +52,10 @@ public final class Machine {
         if case .kvm = backend { _ = StopHints.kvmIsPVM }
         // The interrupt controller and timers: the software backend's own models. (On KVM they
         // belong in the kernel's irqchip, which is not wired yet: there the ports stay unclaimed.)
+        let serialInput = configuration.serialInput == .stdin ? SerialInput() : nil
+        self.serialInput = serialInput
         if case .software(let cpu) = backend {
-            let platform = SoftwarePlatform(ramSize: configuration.memorySize)
+            let platform = SoftwarePlatform(ramSize: configuration.memorySize, inputAttached: serialInput?.attachedProbe)
             cpu.interrupts = platform
             self.platform = platform
         } else {
@@ -59,13 +64,16 @@ public final class Machine {
 
         let hypercallPort = HypercallPort()
         let serialIRQ = platform.map { InterruptLine(gsi: 4, router: $0.pic) } ?? .unconnected
+        var receiveBufferRead: @Sendable () -> Void = {}
+        if let serialInput { receiveBufferRead = serialInput.receiveBufferRead }
+        serialPort = SerialPort(console: console, irq: serialIRQ, receiveBufferRead: receiveBufferRead)
         let ports: Bus
         do {
             ports = try Bus(
                 [
                     (BusRange(base: UInt64(PostCodePort.port), size: 1), postCodes),
                     (BusRange(base: UInt64(DebugExit.port), size: DebugExit.portCount), DebugExit()),
-                    (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), SerialPort(console: console, irq: serialIRQ)),
+                    (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), serialPort),
                     (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
                     (BusRange(base: UInt64(I8042.dataPort), size: 1), I8042.DataPort()),
                     (BusRange(base: UInt64(I8042.commandPort), size: 1), I8042.CommandPort()),
@@ -112,9 +120,14 @@ public final class Machine {
     /// A machine runs once: its first stop ends it.
     public func run() throws(MachineError) -> RunReport {
         let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout)
+        serialInput?.start(feeding: serialPort, kicker: kicker)
+        // The terminal's mode comes back on every way out of the run.
+        defer { serialInput?.stop() }
         // Everything the run needs exists now (memory, fds, the watchdog thread): from here on the
         // process keeps only the system calls on the allow-list, on every thread.
-        if let filter = SyscallAllowList.filter(for: configuration.seccomp, logsDuringRun: logger.logLevel <= .debug) {
+        if let filter = SyscallAllowList.filter(
+            for: configuration.seccomp, logsDuringRun: logger.logLevel <= .debug, restoresTerminal: serialInput?.isTerminal ?? false)
+        {
             do {
                 try filter.installOnAllThreads()
             } catch {

@@ -15,6 +15,8 @@ public struct MachineConfiguration: Sendable {
     /// Which system calls the process keeps once this machine is built. Off by default here, since
     /// the filter covers the whole process for good (the CLI turns it on; README, "Seccomp").
     public var seccomp: SeccompPolicy = .off
+    /// Where the UART's receiver gets its bytes: nothing (the line is idle) or the VMM's stdin.
+    public var serialInput: SerialInputSource = .none
     /// Test hook: once the filter is on, make a forbidden system call before entering the guest.
     public var testHookMakeForbiddenCall = false
 
@@ -40,4 +42,12 @@ public enum SeccompPolicy: Sendable {
     case thisMachine
     /// That, plus what building and running further machines in the same process needs.
     case thisAndLaterMachines
+}
+
+/// `--serial-input`: the UART receiver's host side.
+public enum SerialInputSource: String, Sendable, CaseIterable {
+    /// The line stays idle.
+    case none
+    /// The VMM's standard input: a terminal in raw mode, or a pipe or file fed as the guest reads.
+    case stdin
 }

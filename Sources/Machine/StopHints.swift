@@ -13,7 +13,7 @@ enum StopHints {
     static let kvmIsPVM = access("/sys/module/kvm_pvm", F_OK) == 0
 
     static func hints(for reason: StopReason, plan: BootPlan, backend: String, system: SystemRegisters?, memory: GuestMemory) -> [String] {
-        guard !reason.isNormal, reason != .timedOut, reason != .interrupted else { return [] }
+        guard !reason.isNormal, reason != .timedOut, reason != .interrupted, reason != .stoppedByUser else { return [] }
         var hints: [String] = []
         if let hint = plan.hint { hints.append(hint) }
         if backend == "kvm", kvmIsPVM, let limitation = pvmLimitation(reason, system: system, memory: memory) {

@@ -60,16 +60,25 @@ enum SyscallAllowList {
         .setIdentityMapAddress, .createVCPU, .setSystemRegisters, .setCPUID,
     ]
 
-    /// The filter for a policy (nil for `.off`); `logsDuringRun` adds what debug logging needs.
-    static func filter(for policy: SeccompPolicy, logsDuringRun: Bool) -> SyscallFilter? {
+    /// Added when the serial console is a terminal: restoring its mode after the run.
+    static let terminalRequests: [UInt32] = [
+        0x5401,  // TCGETS: glibc's tcsetattr reads the attributes back to check what the driver took
+        0x5402,  // TCSETS: tcsetattr(TCSANOW) puts back the mode the terminal had before the run
+    ]
+
+    /// The filter for a policy (nil for `.off`); `logsDuringRun` adds what debug logging needs,
+    /// `restoresTerminal` the ioctl that gives the terminal its mode back.
+    static func filter(for policy: SeccompPolicy, logsDuringRun: Bool, restoresTerminal: Bool = false) -> SyscallFilter? {
         let logging = logsDuringRun ? debugLogging : []
+        let terminal = restoresTerminal ? terminalRequests : []
         switch policy {
         case .off: return nil
         case .thisMachine:
-            return SyscallFilter(calls: runLoop + logging, ioctlRequests: runLoopRequests.map(\.number))
+            return SyscallFilter(calls: runLoop + logging, ioctlRequests: runLoopRequests.map(\.number) + terminal)
         case .thisAndLaterMachines:
             return SyscallFilter(
-                calls: runLoop + machineBuilding + logging, ioctlRequests: (runLoopRequests + machineBuildingRequests).map(\.number))
+                calls: runLoop + machineBuilding + logging,
+                ioctlRequests: (runLoopRequests + machineBuildingRequests).map(\.number) + terminal)
         }
     }
 }

@@ -19,23 +19,8 @@ final class Watchdog {
         cancelPipe = makeWakePipe()
         SignalForwarding.install()
         let deadline = timeout.map { monotonicNanoseconds() + UInt64($0 * 1e9) }
-        // The thread says when it runs our code, that is when glibc has finished starting it:
-        // the seccomp filter that goes on after this init does not allow the start-up's calls.
-        var started: [Int32] = [-1, -1]
-        let handshake = pipe(&started) == 0  // closed again before this init returns
-        let startedFD = handshake ? started[1] : -1
         let watch = WatchContext(kicker: kicker, cancelFD: cancelPipe.read, deadline: deadline)
-        thread = spawnThread {
-            var one: UInt8 = 1
-            _ = write(startedFD, &one, 1)
-            watch.run()
-        }
-        if handshake {
-            var byte: UInt8 = 0
-            if thread != nil { while read(started[0], &byte, 1) < 0 && errno == EINTR {} }
-            close(started[0])
-            close(started[1])
-        }
+        thread = spawnThread { watch.run() }
     }
 
     /// Stops the watchdog thread and waits for it (it wakes at once).
@@ -113,13 +98,30 @@ enum SignalForwarding {
     }
 }
 
-/// Starts a joinable thread running `body`.
-private func spawnThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
+/// Starts a joinable thread running `body`, and returns once it runs our code, that is once
+/// glibc has finished starting it: the seccomp filter that goes on after the machine's threads
+/// exist does not allow the start-up's calls (set_robust_list, rseq...).
+func spawnThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
     final class Box: @unchecked Sendable {  // immutable after creation; handed to one thread
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
-    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    var started: [Int32] = [-1, -1]
+    let handshake = pipe(&started) == 0  // closed again before this returns
+    let startedFD = handshake ? started[1] : -1
+    defer {
+        if handshake {
+            close(started[0])
+            close(started[1])
+        }
+    }
+    let context = Unmanaged.passRetained(
+        Box {
+            var one: UInt8 = 1
+            _ = write(startedFD, &one, 1)
+            body()
+        }
+    ).toOpaque()
     var thread = pthread_t()
     let result = pthread_create(
         &thread, nil,
@@ -131,6 +133,10 @@ private func spawnThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
     guard result == 0 else {
         Unmanaged<Box>.fromOpaque(context).release()
         return nil
+    }
+    if handshake {
+        var byte: UInt8 = 0
+        while read(started[0], &byte, 1) < 0 && errno == EINTR {}
     }
     return thread
 }

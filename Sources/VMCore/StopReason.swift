@@ -23,6 +23,8 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     case timedOut
     /// A signal (SIGINT, SIGTERM) asked the VMM to stop the guest.
     case interrupted
+    /// The user typed Ctrl-A x on the serial console.
+    case stoppedByUser
 
     public var description: String {
         switch self {
@@ -42,6 +44,8 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .unhandledExit(let reason, let detail): return "unhandled exit \(reason)" + (detail.isEmpty ? "" : ": \(detail)")
         case .timedOut: return "timeout reached"
         case .interrupted: return "interrupted by a signal"
+        case .stoppedByUser: return "stopped by the user (Ctrl-A x)"
+        case .stoppedByUser: return "stopped by the user (Ctrl-A x)"
         }
     }
 
@@ -57,7 +61,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .internalError: return "internal-error"
         case .unhandledExit: return "unhandled-exit"
         case .timedOut: return "timeout"
-        case .interrupted: return "interrupted"
+        case .interrupted, .stoppedByUser: return "interrupted"
         }
     }
 

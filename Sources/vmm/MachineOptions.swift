@@ -27,6 +27,13 @@ struct MachineOptions: ParsableArguments {
     @Option(name: .customLong("kvm-device"), help: ArgumentHelp("The KVM device to open.", valueName: "path"))
     var kvmDevice = KVMSystem.defaultPath
 
+    @Option(
+        name: .customLong("serial-input"),
+        help: ArgumentHelp(
+            "Where the UART's receiver reads from: stdin (a terminal in raw mode, Ctrl-A x quits; or a pipe or file) or none. Default: stdin for vmm run, none otherwise.",
+            valueName: "source"))
+    var serialInput: SerialInputSource?
+
     @Flag(name: .shortAndLong, help: "Log what the VMM does (loading, unclaimed accesses) to stderr.")
     var verbose = false
 
@@ -58,6 +65,7 @@ struct MachineOptions: ParsableArguments {
         configuration.kvmPath = kvmDevice
         configuration.timeout = timeout
         configuration.backend = backend
+        configuration.serialInput = serialInput ?? .none
         configuration.seccomp = noSeccomp ? .off : .thisMachine
         configuration.testHookMakeForbiddenCall = testHookMakeForbiddenCall
         return configuration
@@ -65,3 +73,5 @@ struct MachineOptions: ParsableArguments {
 }
 
 extension BackendChoice: ExpressibleByArgument {}
+
+extension SerialInputSource: ExpressibleByArgument {}

@@ -49,7 +49,10 @@ struct RunCommand: ParsableCommand {
         } catch {
             throw ExitCode(Launcher.fail(error.message, status: error.status, options: machine))
         }
-        throw ExitCode(Launcher.launch(plan, options: machine))
+        // `vmm run` is the interactive command: its serial console reads stdin unless told not to.
+        var options = machine
+        if options.serialInput == nil { options.serialInput = .stdin }
+        throw ExitCode(Launcher.launch(plan, options: options))
     }
 
     private func makePlan() throws(CLIFailure) -> BootPlan {

@@ -105,6 +105,7 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
 
     @Test func aClosedStdoutDoesNotKillTheVMM() throws {
         let process = Process()
+        process.standardInput = FileHandle.nullDevice  // never the developer's terminal
         process.executableURL = VMMProcess.executable
         process.arguments = ["demo", "hypercall"]
         let output = Pipe(), errors = Pipe()
@@ -162,6 +163,7 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
     @Test func sigintStopsTheGuestAndReportsIt() throws {
         let path = try VMMProcess.temporaryFile(GuestImages.spin, name: "spin-int.bin")
         let process = Process()
+        process.standardInput = FileHandle.nullDevice  // never the developer's terminal
         process.executableURL = VMMProcess.executable
         process.arguments = ["run", path, "--timeout", "30"]
         let errors = Pipe()
@@ -215,6 +217,7 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
     func embeddedGuestImagesMatchTheirSources() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let process = Process()
+        process.standardInput = FileHandle.nullDevice  // never the developer's terminal
         process.executableURL = root.appendingPathComponent("scripts/build-guests")
         process.arguments = ["--check"]
         process.currentDirectoryURL = root
@@ -245,6 +248,7 @@ let kvmUsable = FileManager.default.isReadableFile(atPath: "/dev/kvm") && FileMa
     @Test(.enabled(if: unavailableReason == nil, Comment(rawValue: unavailableReason ?? "")))
     func kvmPermissionDeniedSaysHowToFixIt() throws {
         let process = Process()
+        process.standardInput = FileHandle.nullDevice  // never the developer's terminal
         process.executableURL = URL(fileURLWithPath: Self.setpriv)
         process.arguments = Array(Self.asNobody.dropFirst()) + [VMMProcess.executable.path, "demo", "long", "--backend", "kvm"]
         let errorPipe = Pipe()

@@ -19,6 +19,7 @@ import Testing
     ) {
         let path = try VMMProcess.temporaryFile(image, name: name)
         let process = Process()
+        process.standardInput = FileHandle.nullDevice  // never the developer's terminal
         process.executableURL = VMMProcess.executable
         process.arguments = ["run", path, "--backend", backend] + arguments
         let output = Pipe(), errors = Pipe()

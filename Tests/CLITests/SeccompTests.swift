@@ -56,6 +56,7 @@ import Testing
     private func seccompModesOfAllThreads(backend: String, extra: [String], until mode: Int) throws -> [Int] {
         let path = try VMMProcess.temporaryFile(GuestImages.spin, name: "spin-seccomp-\(backend).bin")
         let process = Process()
+        process.standardInput = FileHandle.nullDevice  // never the developer's terminal
         process.executableURL = VMMProcess.executable
         process.arguments = ["run", path, "--backend", backend, "--timeout", "30"] + extra
         process.standardOutput = Pipe()
@@ -131,6 +132,7 @@ import Testing
     /// Runs the spinning guest, sends `signal` once the run has begun, and returns the status.
     private func statusAfterSignal(_ signal: Int32, image: String, backend: String) throws -> Int32 {
         let process = Process()
+        process.standardInput = FileHandle.nullDevice  // never the developer's terminal
         process.executableURL = VMMProcess.executable
         process.arguments = ["run", image, "--backend", backend, "--timeout", "30"]
         let errors = Pipe()

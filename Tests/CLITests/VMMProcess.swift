@@ -23,6 +23,7 @@ enum VMMProcess {
 
     static func run(_ arguments: [String], timeout: Double = 60) throws -> VMMResult {
         let process = Process()
+        process.standardInput = FileHandle.nullDevice  // never the developer's terminal
         process.executableURL = executable
         process.arguments = arguments
         let out = Pipe(), err = Pipe()

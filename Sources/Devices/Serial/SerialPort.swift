@@ -16,9 +16,26 @@ public final class SerialPort: BusDevice {
     /// the IIR priorities), as its INTR pin does.
     private let irq: InterruptLine
 
-    public init(console: Console, irq: InterruptLine = .unconnected) {
+    /// Called (outside the lock) after the guest reads the receive buffer, so that a host input
+    /// waiting for room in the FIFO can feed the next bytes.
+    private let receiveBufferRead: @Sendable () -> Void
+
+    public init(console: Console, irq: InterruptLine = .unconnected, receiveBufferRead: @escaping @Sendable () -> Void = {}) {
         self.console = console
         self.irq = irq
+        self.receiveBufferRead = receiveBufferRead
+    }
+
+    /// Bytes from the host side of the line: as many as the receiver has room for (never more, so
+    /// none is lost to an overrun); returns how many it took.
+    public func receive(_ bytes: ArraySlice<UInt8>) -> Int {
+        let (taken, pending) = uart.withLock { uart in
+            let count = min(bytes.count, uart.receiveSpace)
+            for byte in bytes.prefix(count) { uart.receive(byte) }
+            return (count, uart.interruptOutput)
+        }
+        irq.set(pending)
+        return taken
     }
 
     public func read(offset: UInt64, width: AccessWidth) -> UInt64 {
@@ -33,6 +50,7 @@ public final class SerialPort: BusDevice {
             return (value, uart.interruptOutput)
         }
         irq.set(pending)  // reading IIR or RBR can clear the condition
+        if offset == UART16550.dataRegister { receiveBufferRead() }
         return value
     }
 

@@ -162,6 +162,10 @@ public struct UART16550: Sendable, Equatable {
         return nil
     }
 
+    /// How many bytes the receiver can take before it overruns (the FIFO's free space, or the
+    /// one-byte holding register without FIFOs): a host input feeds no more than this.
+    public var receiveSpace: Int { max((fifoEnabled ? Self.fifoDepth : 1) - receiveFIFO.count, 0) }
+
     /// A byte arriving on the line (or looped back); sets overrun when the receiver is full.
     public mutating func receive(_ byte: UInt8) {
         let capacity = fifoEnabled ? Self.fifoDepth : 1

@@ -19,7 +19,11 @@ final class SoftwarePlatform: InterruptSource {
     /// the vCPU reads it after every chain, so it must not take the PIC's lock.
     private let requestHint: RequestHint
 
-    init(ramSize: UInt64) {
+    /// Whether host input can still raise a line (the UART's input has not ended).
+    private let inputAttached: @Sendable () -> Bool
+
+    init(ramSize: UInt64, inputAttached: (@Sendable () -> Bool)? = nil) {
+        self.inputAttached = inputAttached ?? { false }
         let idle = IdleWait()
         let hint = RequestHint()
         self.idle = idle
@@ -74,8 +78,8 @@ final class SoftwarePlatform: InterruptSource {
         while true {
             let deadline = pollTimers()
             if interruptRequested || stop.isRaised { return true }
-            // No timer is armed and nothing outside the vCPU raises lines yet: nothing can wake it.
-            guard let deadline else { return false }
+            // No timer armed and no input that could still arrive: nothing can wake it.
+            if deadline == nil && !inputAttached() { return false }
             idle.sleep(until: deadline, clock: clock, stop: stop) { interruptRequested || stop.isRaised }
         }
     }

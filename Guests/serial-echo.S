@@ -1,0 +1,70 @@
+# Real mode: echoes what arrives on COM1, taking the UART's received-data interrupt (IRQ 4)
+# through the 8259A and sleeping in HLT in between; stops at a 'q' with cli; hlt. Loaded at
+# 0x7C00 and entered at 0000:7C00 with IF clear.
+    .include "uart.inc"
+    .code16
+    .set PIC1_COMMAND, 0x20
+    .set PIC1_DATA, 0x21
+    .set PIC2_DATA, 0xa1
+    .set COM1_IER, 0x3f9
+    .set COM1_MCR, 0x3fc
+    .set LSR_DATA_READY, 0x01
+    .set IRQ4_VECTOR, 0x0c
+    .globl _start
+_start:
+    xor %ax, %ax
+    mov %ax, %ds
+    mov %ax, %ss
+    mov $0x7c00, %sp
+    movw $received, IRQ4_VECTOR * 4
+    movw $0, IRQ4_VECTOR * 4 + 2
+
+    mov $0x11, %al                       # the BIOS's PIC setup, master vectors 0x08-0x0F
+    out %al, $PIC1_COMMAND
+    mov $0x08, %al
+    out %al, $PIC1_DATA
+    mov $0x04, %al
+    out %al, $PIC1_DATA
+    mov $0x01, %al
+    out %al, $PIC1_DATA
+    mov $0xef, %al                       # only IRQ 4 unmasked
+    out %al, $PIC1_DATA
+    mov $0xff, %al
+    out %al, $PIC2_DATA
+
+    mov $COM1_MCR, %dx
+    mov $0x08, %al                       # OUT2: the UART's interrupt reaches the PIC
+    out %al, %dx
+    mov $COM1_IER, %dx
+    mov $0x01, %al                       # interrupt on received data
+    out %al, %dx
+
+    sti
+1:  hlt                                  # woken by each interrupt
+    cmpb $0, done
+    je 1b
+    cli
+    hlt
+
+received:                                # drain the receiver, echoing, until it is empty
+    push %ax
+    push %dx
+2:  mov $COM1_LSR, %dx
+    in %dx, %al
+    test $LSR_DATA_READY, %al
+    jz 3f
+    mov $COM1, %dx
+    in %dx, %al
+    cmp $'q', %al
+    je 4f
+    out %al, %dx
+    jmp 2b
+4:  movb $1, %cs:done
+3:  mov $0x20, %al                       # non-specific EOI
+    out %al, $PIC1_COMMAND
+    pop %dx
+    pop %ax
+    iret
+
+done:
+    .byte 0

@@ -1,0 +1,134 @@
+import DemoGuests
+import Foundation
+import Testing
+
+/// Host input reaches the UART's receiver: from a pipe at the rate the guest reads it (no byte
+/// lost), through the receive interrupt on the software backend, and from a terminal in raw
+/// mode with Ctrl-A x to quit and the terminal restored afterwards.
+@Suite struct SerialInputTests {
+    /// Long mode, polling: echoes each received byte until a 'q', then halts.
+    static let pollingEcho: [UInt8] = [
+        0x66, 0xBA, 0xFD, 0x03, 0xEC, 0xA8, 0x01, 0x74, 0xFB, 0x66, 0xBA, 0xF8, 0x03, 0xEC, 0x3C, 0x71, 0x74, 0x03, 0xEE, 0xEB, 0xEB, 0xF4,
+    ]
+    static let backends = kvmUsable ? ["software", "kvm"] : ["software"]
+
+    /// Random text of `count` bytes without a 'q'.
+    static func text(_ count: Int) -> [UInt8] {
+        var random = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijklmnop \n".utf8)
+        return (0..<count).map { _ in alphabet.randomElement(using: &random)! }
+    }
+
+    /// Runs vmm with `input` on stdin (a pipe) and returns status, stdout and stderr.
+    func run(_ arguments: [String], input: [UInt8], timeout: Double = 60) throws -> VMMResult {
+        let process = Process()
+        process.executableURL = VMMProcess.executable
+        process.arguments = arguments
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let out = CollectedData(), err = CollectedData()
+        let readers = [(stdout, out), (stderr, err)].map { pipe, sink in
+            Thread { sink.data.withLock { $0 = pipe.fileHandleForReading.readDataToEndOfFile() } }
+        }
+        for reader in readers { reader.start() }
+        let writer = Thread {
+            try? stdin.fileHandleForWriting.write(contentsOf: Data(input))
+            try? stdin.fileHandleForWriting.close()
+        }
+        writer.start()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            Issue.record("vmm \(arguments) did not finish within \(timeout) s")
+        }
+        process.waitUntilExit()
+        while readers.contains(where: { !$0.isFinished }) { Thread.sleep(forTimeInterval: 0.005) }
+        return VMMResult(
+            status: process.terminationStatus, stdout: String(decoding: out.data.withLock { $0 }, as: UTF8.self),
+            stderr: String(decoding: err.data.withLock { $0 }, as: UTF8.self))
+    }
+
+    @Test(arguments: backends)
+    func aPollingGuestReadsEveryBytePipedIn(backend: String) throws {
+        let path = try VMMProcess.temporaryFile(Self.pollingEcho, name: "polling-echo-\(backend).bin")
+        let text = Self.text(backend == "kvm" ? 5000 : 20000)  // far more than the 16-byte FIFO
+        let result = try run(["run", path, "--backend", backend], input: text + Array("q".utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == String(decoding: text, as: UTF8.self))
+    }
+
+    @Test func theReceiveInterruptWakesAHaltedGuestForEachByte() throws {
+        let path = try VMMProcess.temporaryFile(GuestImages.serialEcho, name: "serial-echo.bin")
+        let text = Self.text(3000)
+        let result = try run(["run", path, "--mode", "real", "--backend", "software", "--stats"], input: text + Array("q".utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == String(decoding: text, as: UTF8.self))
+        #expect(result.stderr.contains("guest halted (HLT with interrupts disabled)"))
+    }
+
+    @Test func theEndOfInputLeavesTheLineIdle() throws {
+        // No 'q': once the input ends nothing can wake the halted guest, and the run says so.
+        let path = try VMMProcess.temporaryFile(GuestImages.serialEcho, name: "serial-echo-eof.bin")
+        let result = try run(["run", path, "--mode", "real", "--backend", "software", "--timeout", "20"], input: Array("abc".utf8))
+        #expect(result.stdout == "abc")
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("guest halted with interrupts enabled, but nothing can interrupt it"))
+    }
+
+    @Test func serialInputNoneDetachesStdin() throws {
+        let path = try VMMProcess.temporaryFile(Self.pollingEcho, name: "polling-echo-none.bin")
+        let result = try run(["run", path, "--backend", "software", "--serial-input", "none", "--timeout", "0.5"], input: Array("abcq".utf8))
+        #expect(result.status == 124)
+        #expect(result.stdout.isEmpty)
+    }
+
+    /// A terminal: raw mode (Ctrl-C would reach the guest), Ctrl-A Ctrl-A sends one Ctrl-A,
+    /// Ctrl-A x stops the run with 130, and the terminal's mode is the same afterwards.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "python3 is needed to drive a pseudo-terminal"))
+    func aTerminalGetsRawModeAndCtrlAXQuits() throws {
+        let path = try VMMProcess.temporaryFile(Self.pollingEcho, name: "polling-echo-pty.bin")
+        let script = """
+            import os, pty, subprocess, sys, termios, time
+            master, slave = pty.openpty()
+            before = termios.tcgetattr(slave)
+            p = subprocess.Popen([sys.argv[1], "run", sys.argv[2], "--backend", "software"], stdin=slave, stdout=slave, stderr=subprocess.PIPE)
+            time.sleep(1.0)
+            raw = termios.tcgetattr(slave)
+            os.write(master, b"ab\\x01\\x01c\\x03")
+            time.sleep(0.5)
+            os.write(master, b"\\x01x")
+            err = p.communicate(timeout=20)[1].decode()
+            after = termios.tcgetattr(slave)
+            out = b""
+            while True:
+                try:
+                    os.set_blocking(master, False); chunk = os.read(master, 4096)
+                except (BlockingIOError, OSError): break
+                if not chunk: break
+                out += chunk
+            print("status", p.returncode)
+            print("raw", (raw[3] & termios.ICANON) == 0 and (raw[3] & termios.ISIG) == 0)
+            print("restored", after == before)
+            print("output", repr(out))
+            print("stderr", repr(err))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", script, VMMProcess.executable.path, path]
+        process.standardInput = FileHandle.nullDevice
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(text.contains("status 130"), "\(text)")
+        #expect(text.contains("raw True"), "\(text)")
+        #expect(text.contains("restored True"), "\(text)")
+        #expect(text.contains("output b'ab\\x01c\\x03'"), "Ctrl-A Ctrl-A is one Ctrl-A, Ctrl-C reaches the guest: \(text)")
+        #expect(text.contains("stopped by the user (Ctrl-A x)"), "\(text)")
+    }
+}
