@@ -63,6 +63,8 @@ public final class Machine {
         }
 
         let hypercallPort = HypercallPort()
+        let stopSignal = kicker.stopSignal
+        let debugConsole = configuration.debugConsole.map { Console($0, stop: stopSignal) } ?? console
         let serialIRQ = platform.map { InterruptLine(gsi: 4, router: $0.pic) } ?? .unconnected
         var receiveBufferRead: @Sendable () -> Void = {}
         if let serialInput { receiveBufferRead = serialInput.receiveBufferRead }
@@ -77,7 +79,7 @@ public final class Machine {
                     (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
                     (BusRange(base: UInt64(I8042.dataPort), size: 1), I8042.DataPort()),
                     (BusRange(base: UInt64(I8042.commandPort), size: 1), I8042.CommandPort()),
-                    (BusRange(base: UInt64(DebugConsole.port), size: DebugConsole.portCount), DebugConsole(console: console)),
+                    (BusRange(base: UInt64(DebugConsole.port), size: DebugConsole.portCount), DebugConsole(console: debugConsole)),
                 ] + (platform?.busDevices ?? []))
         } catch { throw .bus(error) }
         io = MachineIO(

@@ -8,6 +8,8 @@ public struct MachineConfiguration: Sendable {
     public var kvmPath = KVMSystem.defaultPath
     /// Where console output (UART and hypercall) goes.
     public var console: any ConsoleSink = FileDescriptorConsole()
+    /// Where the 0xE9 debug console's bytes go; nil: with the console (stdout).
+    public var debugConsole: (any ConsoleSink)? = nil
     /// Stop the guest after this many seconds.
     public var timeout: Double? = nil
     /// Which vCPU backend runs the guest.

@@ -1,4 +1,5 @@
 import Boot
+import Devices
 import Logging
 import Machine
 import SystemPackage
@@ -22,6 +23,18 @@ enum Launcher {
         logger.debug("loading \(plan.summary)")
         var configuration = options.configuration
         if moreMachinesFollow && configuration.seccomp != .off { configuration.seccomp = .thisAndLaterMachines }
+        // --debugcon FILE: opened here, before the seccomp filter that allows no opening.
+        var debugconFile: FileDescriptor? = nil
+        defer { try? debugconFile?.close() }
+        if let path = options.debugcon {
+            do {
+                let file = try openResultFile(path)
+                debugconFile = file
+                configuration.debugConsole = FileDescriptorConsole(fd: file.rawValue)
+            } catch {
+                return fail("cannot write debug console file '\(path)': \(error)", status: 73, options: options)
+            }
+        }
         let report: RunReport
         var resultFile: FileDescriptor? = nil
         do {
@@ -81,6 +94,7 @@ enum Launcher {
         return status
     }
 
+    /// Creates (or truncates) an output file: the result file, the debug console's file.
     static func openResultFile(_ path: String) throws -> FileDescriptor {
         try FileDescriptor.open(
             FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])

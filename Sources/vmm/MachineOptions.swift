@@ -34,6 +34,9 @@ struct MachineOptions: ParsableArguments {
             valueName: "source"))
     var serialInput: SerialInputSource?
 
+    @Option(help: ArgumentHelp("Write what the guest sends to the 0xE9 debug console to this file instead of stdout.", valueName: "file"))
+    var debugcon: String?
+
     @Flag(name: .shortAndLong, help: "Log what the VMM does (loading, unclaimed accesses) to stderr.")
     var verbose = false
 

@@ -1,6 +1,7 @@
 import Boot
 import DemoGuests
 import Machine
+import TestSupport
 import Testing
 import VMCore
 
@@ -39,5 +40,17 @@ import VMCore
         let (report, _) = try runGuest(flatPlan([0xFB, 0xF4]), backend: .software)
         #expect(report.stopReason == .halted(interruptsEnabled: true))
         #expect(report.exitStatus == 0)
+    }
+
+    @Test func theDebugConsoleCanGoToItsOwnSink() throws {
+        let sink = RecordingConsole(), console = RecordingConsole()
+        var configuration = MachineConfiguration(memorySize: 16 << 20)
+        configuration.console = console
+        configuration.debugConsole = sink
+        configuration.backend = .software
+        let code: [UInt8] = [0xB0, 0x6F, 0xE6, 0xE9, 0xF4]  // mov al, 'o'; out 0xE9, al; hlt
+        _ = try Machine(plan: flatPlan(code), configuration: configuration).run()
+        #expect(sink.output == "o")
+        #expect(console.output.isEmpty)
     }
 }
