@@ -40,12 +40,7 @@ public final class Machine {
         let hypercallPort = HypercallPort()
         let ports: Bus
         do {
-            ports = try Bus([
-                (BusRange(base: UInt64(PostCodePort.port), size: 1), postCodes),
-                (BusRange(base: UInt64(DebugExit.port), size: DebugExit.portCount), DebugExit()),
-                (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), SerialPort(console: configuration.console)),
-                (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
-            ])
+            ports = try Self.portBus(postCodes: postCodes, hypercallPort: hypercallPort, console: configuration.console)
         } catch { throw .bus(error) }
         io = MachineIO(
             ports: ports, mmio: try! Bus([]), hypercallPort: hypercallPort,
@@ -56,6 +51,17 @@ public final class Machine {
             try backend.cpu.setSystemRegisters(plan.systemRegisters)
             try backend.cpu.setRegisters(plan.registers)
         } catch { throw .cpu(error) }
+    }
+
+    /// The machine's port bus: POST codes, debug-exit, COM1 and the hypercall port (also built by
+    /// the device fuzz target, so that it drives the same bus).
+    package static func portBus(postCodes: PostCodePort, hypercallPort: HypercallPort, console: any ConsoleSink) throws(BusError) -> Bus {
+        try Bus([
+            (BusRange(base: UInt64(PostCodePort.port), size: 1), postCodes),
+            (BusRange(base: UInt64(DebugExit.port), size: DebugExit.portCount), DebugExit()),
+            (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), SerialPort(console: console)),
+            (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
+        ])
     }
 
     /// Picks the backend once, here at the composition root.
