@@ -5,7 +5,9 @@ let package = Package(
     name: "swift-vmm",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "vmm", targets: ["vmm"])
+        .executable(name: "vmm", targets: ["vmm"]),
+        // The fuzz targets (scripts/fuzz builds it with libFuzzer; a plain build has a built-in runner).
+        .executable(name: "vmm-fuzz", targets: ["vmm-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,6 +47,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .executableTarget(
+            name: "vmm-fuzz",
+            dependencies: [
+                "Boot", "DemoGuests", "Devices", "Machine", "TestSupport", "VMCore", "X86Emulator",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "TestSupport", dependencies: ["VMCore", "Devices"], path: "Tests/TestSupport"),
         .testTarget(name: "VMCoreTests", dependencies: ["VMCore", "TestSupport"]),

@@ -20,6 +20,19 @@ public enum BootLayout {
     public static let dataSelector: UInt16 = 0x10
     public static let code64Selector: UInt16 = 0x18
 
+    /// Fails unless RAM holds the structures the VMM writes for `mode` (the GDT; in long mode also
+    /// the page tables), so that no plan writes past the end of memory. The CLI's 1 MiB minimum
+    /// always does; the library takes any size. (Found by the `image` fuzz target.)
+    static func checkStructuresFit(mode: CPUMode, memorySize: UInt64) throws(BootError) {
+        let (what, end): (String, UInt64) =
+            switch mode {
+            case .real: ("", 0)
+            case .protected: ("the GDT", gdtAddress + 0x20)
+            case .long: ("the GDT and the long-mode page tables", pageTablesEnd)
+            }
+        guard end <= memorySize else { throw .outsideMemory(what: what, address: gdtAddress, length: end - gdtAddress, memorySize: memorySize) }
+    }
+
     /// The address ranges a loader must not write into for `mode`.
     /// (The multiboot information has no fixed place: it follows the kernel and its modules.)
     static func reservedRanges(for mode: CPUMode) -> [ClosedRange<UInt64>] {

@@ -6,6 +6,7 @@ enum FlatImage {
         let load = loadAddress ?? (mode == .real ? BootLayout.realModeLoadAddress : BootLayout.protectedModeLoadAddress)
         let start = entry ?? load
         let bounds = MemoryBounds(memorySize: memorySize, reserved: BootLayout.reservedRanges(for: mode))
+        try BootLayout.checkStructuresFit(mode: mode, memorySize: memorySize)
         try bounds.check(what: "the image", address: load, length: UInt64(bytes.count))
         guard start < memorySize else { throw .badEntry("\(hex(start)) is outside guest memory") }
         var plan = BootPlan(mode: mode, summary: "flat binary, \(bytes.count) bytes at \(hex(load)), \(mode) mode, entry \(hex(start))")

@@ -56,6 +56,7 @@ public enum ImageLoader {
     /// ELF64 starts in long mode, ELF32 in protected mode, at the physical entry point.
     static func planELF(_ elf: ELFImage, bytes: [UInt8], memorySize: UInt64) throws(BootError) -> BootPlan {
         let mode: CPUMode = elf.elfClass == .elf64 ? .long : .protected
+        try BootLayout.checkStructuresFit(mode: mode, memorySize: memorySize)
         let bounds = MemoryBounds(memorySize: memorySize, reserved: BootLayout.reservedRanges(for: mode))
         let segments = try elf.memoryWrites(from: bytes, memory: bounds)
         let entry = try elf.physicalEntry()

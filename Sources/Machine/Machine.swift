@@ -71,16 +71,8 @@ public final class Machine {
         serialPort = SerialPort(console: console, irq: serialIRQ, receiveBufferRead: receiveBufferRead)
         let ports: Bus
         do {
-            ports = try Bus(
-                [
-                    (BusRange(base: UInt64(PostCodePort.port), size: 1), postCodes),
-                    (BusRange(base: UInt64(DebugExit.port), size: DebugExit.portCount), DebugExit()),
-                    (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), serialPort),
-                    (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
-                    (BusRange(base: UInt64(I8042.dataPort), size: 1), I8042.DataPort()),
-                    (BusRange(base: UInt64(I8042.commandPort), size: 1), I8042.CommandPort()),
-                    (BusRange(base: UInt64(DebugConsole.port), size: DebugConsole.portCount), DebugConsole(console: debugConsole)),
-                ] + (platform?.busDevices ?? []))
+            ports = try Self.portBus(
+                postCodes: postCodes, hypercallPort: hypercallPort, serialPort: serialPort, debugConsole: debugConsole, platform: platform)
         } catch { throw .bus(error) }
         io = MachineIO(
             ports: ports, mmio: try! Bus([]), hypercallPort: hypercallPort,
@@ -90,6 +82,31 @@ public final class Machine {
             try backend.cpu.setSystemRegisters(plan.systemRegisters)
             try backend.cpu.setRegisters(plan.registers)
         } catch { throw .cpu(error) }
+    }
+
+    /// The machine's port bus: POST codes, debug-exit, COM1, the hypercall port, the i8042, the
+    /// debug console and, on the software backend, the PIC, PIT and RTC.
+    static func portBus(
+        postCodes: PostCodePort, hypercallPort: HypercallPort, serialPort: SerialPort, debugConsole: Console, platform: SoftwarePlatform?
+    ) throws(BusError) -> Bus {
+        try Bus(
+            [
+                (BusRange(base: UInt64(PostCodePort.port), size: 1), postCodes),
+                (BusRange(base: UInt64(DebugExit.port), size: DebugExit.portCount), DebugExit()),
+                (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), serialPort),
+                (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
+                (BusRange(base: UInt64(I8042.dataPort), size: 1), I8042.DataPort()),
+                (BusRange(base: UInt64(I8042.commandPort), size: 1), I8042.CommandPort()),
+                (BusRange(base: UInt64(DebugConsole.port), size: DebugConsole.portCount), DebugConsole(console: debugConsole)),
+            ] + (platform?.busDevices ?? []))
+    }
+
+    /// The same bus for the fuzz targets, with the software backend's platform and `console`
+    /// behind both the UART (on IRQ 4) and the debug console, so that they drive every device.
+    package static func portBus(postCodes: PostCodePort, hypercallPort: HypercallPort, console: Console) throws(BusError) -> Bus {
+        let platform = SoftwarePlatform(ramSize: 64 << 20)
+        let serialPort = SerialPort(console: console, irq: InterruptLine(gsi: 4, router: platform.pic))
+        return try portBus(postCodes: postCodes, hypercallPort: hypercallPort, serialPort: serialPort, debugConsole: console, platform: platform)
     }
 
     /// Picks the backend once, here at the composition root.

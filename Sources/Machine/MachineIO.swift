@@ -4,7 +4,7 @@ import VMCore
 
 /// The machine's side of `GuestIO`: dispatches accesses to the port and MMIO buses, counts them
 /// per device, and serves hypercalls. Used by the one vCPU thread only.
-final class MachineIO: GuestIO {
+package final class MachineIO: GuestIO {
     let ports: Bus
     let mmio: Bus
     let hypercallPort: HypercallPort
@@ -12,7 +12,7 @@ final class MachineIO: GuestIO {
     let logger: Logger
     private(set) var counters: AccessCounters
 
-    init(ports: Bus, mmio: Bus, hypercallPort: HypercallPort, hypercalls: HypercallHandler, logger: Logger) {
+    package init(ports: Bus, mmio: Bus, hypercallPort: HypercallPort, hypercalls: HypercallHandler, logger: Logger) {
         self.ports = ports
         self.mmio = mmio
         self.hypercallPort = hypercallPort
@@ -21,7 +21,7 @@ final class MachineIO: GuestIO {
         counters = AccessCounters(portDevices: ports.entries.count, mmioDevices: mmio.entries.count)
     }
 
-    func portRead(_ port: IOPort, width: AccessWidth) -> UInt32 {
+    package func portRead(_ port: IOPort, width: AccessWidth) -> UInt32 {
         guard let (entry, offset, index) = ports.lookup(UInt64(port.rawValue), length: UInt64(width.byteCount)) else {
             if counters.countUnclaimedPort(port) { logger.debug("unclaimed port read at \(port) (\(width.byteCount) bytes) reads as all ones") }
             return UInt32(truncatingIfNeeded: width.mask)  // an empty ISA bus floats high
@@ -30,7 +30,7 @@ final class MachineIO: GuestIO {
         return UInt32(truncatingIfNeeded: entry.device.read(offset: offset, width: width) & width.mask)
     }
 
-    func portWrite(_ port: IOPort, width: AccessWidth, value: UInt32) -> IOAction {
+    package func portWrite(_ port: IOPort, width: AccessWidth, value: UInt32) -> IOAction {
         guard let (entry, offset, index) = ports.lookup(UInt64(port.rawValue), length: UInt64(width.byteCount)) else {
             if counters.countUnclaimedPort(port) { logger.debug("unclaimed port write of \(hex(value)) to \(port) dropped") }
             return .proceed
@@ -39,7 +39,7 @@ final class MachineIO: GuestIO {
         return entry.device.write(offset: offset, width: width, value: UInt64(value) & width.mask)
     }
 
-    func mmioRead(_ address: GuestAddress, width: AccessWidth) -> UInt64 {
+    package func mmioRead(_ address: GuestAddress, width: AccessWidth) -> UInt64 {
         guard let (entry, offset, index) = mmio.lookup(address.rawValue, length: UInt64(width.byteCount)) else {
             if counters.countUnclaimedMMIO(address) { logger.debug("unclaimed MMIO read at \(address) reads as zero") }
             return 0
@@ -48,7 +48,7 @@ final class MachineIO: GuestIO {
         return entry.device.read(offset: offset, width: width) & width.mask
     }
 
-    func mmioWrite(_ address: GuestAddress, width: AccessWidth, value: UInt64) -> IOAction {
+    package func mmioWrite(_ address: GuestAddress, width: AccessWidth, value: UInt64) -> IOAction {
         guard let (entry, offset, index) = mmio.lookup(address.rawValue, length: UInt64(width.byteCount)) else {
             if counters.countUnclaimedMMIO(address) { logger.debug("unclaimed MMIO write of \(hex(value)) to \(address) dropped") }
             return .proceed
@@ -57,7 +57,7 @@ final class MachineIO: GuestIO {
         return entry.device.write(offset: offset, width: width, value: value & width.mask)
     }
 
-    func hypercall(_ registers: inout Registers, longMode: Bool) -> IOAction {
+    package func hypercall(_ registers: inout Registers, longMode: Bool) -> IOAction {
         let number = hypercallPort.pendingNumber
         counters.countHypercall(number)
         return hypercalls.serve(number: number, registers: &registers, longMode: longMode)

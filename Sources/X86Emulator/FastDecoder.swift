@@ -352,3 +352,34 @@ struct FastDecoder {
         d.displacement = Int32(truncatingIfNeeded: displacement)
     }
 }
+
+/// The fast decoder's verdict on one instruction, for the fuzz target (`FastDecoder` and
+/// `DecodedInstruction` stay internal to this module).
+package struct FastDecodeResult: Equatable {
+    /// Bytes consumed (0 when the decoder gave up before the end of an instruction).
+    package var length: Int
+    /// Whether the fast path executes it (otherwise it is `.slow` and goes to the interpreter).
+    package var accepted: Bool
+    package var endsBlock: Bool
+    /// Operand size in bytes.
+    package var size: Int
+    package var isMemory: Bool
+    package var reg: UInt8
+    package var rm: UInt8
+    package var base: UInt8
+    package var index: UInt8
+    package var scale: UInt8
+
+    /// `base` and `index` when there is no such register, and `base` for RIP-relative operands.
+    package static let noRegister = DecodedInstruction.noRegister
+    package static let ripBase = DecodedInstruction.ripBase
+}
+
+/// Decodes one instruction from `available` bytes at `bytes` (64-bit code, or flat 32-bit code
+/// with `legacy32`) as a block build does.
+package func fastDecode(_ bytes: UnsafeRawPointer, available: Int, legacy32: Bool) -> FastDecodeResult {
+    let d = FastDecoder.decode(bytes, available: available, legacy32: legacy32)
+    return FastDecodeResult(
+        length: Int(d.length), accepted: d.operation != .slow, endsBlock: d.endsBlock, size: Int(d.size), isMemory: d.isMemory,
+        reg: d.reg, rm: d.rm, base: d.base, index: d.index, scale: d.scale)
+}

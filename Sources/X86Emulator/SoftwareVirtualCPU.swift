@@ -116,6 +116,35 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         try interpreter.raise(Fault(vector: vector, errorCode: nil), returnAddress: state.pointee.rip)
     }
 
+    /// Runs like `run(io:kicker:)` but for at most about `instructionLimit` instructions and
+    /// delivered exceptions, returning nil when it ran them all without a stop; with `blocks`
+    /// false, on the byte interpreter alone (no decoded blocks). For the fuzz targets, where a
+    /// timer thread per run would cost more than the run. `run(io:kicker:)` keeps its own loop so
+    /// that the guest path has no extra checks.
+    package func run(io: some GuestIO, instructionLimit: UInt64, blocks: Bool = true) -> StopReason? {
+        let interpreter = Interpreter(
+            state: state, memory: memory, io: io, statistics: statisticsStorage, unimplemented: unimplemented, tlb: tlb, codeCache: codeCache)
+        tlb.flushAll()
+        codeCache.flushAll()
+        var retired: UInt64 = 0
+        var exceptions: UInt64 = 0
+        defer { statisticsStorage.pointee.instructions &+= retired }
+        while retired &+ exceptions < instructionLimit {
+            do {
+                if blocks {
+                    try interpreter.runBlocks(&retired, limit: instructionLimit &- exceptions)
+                } else {
+                    try interpreter.step()
+                    retired &+= 1
+                }
+            } catch {
+                if let stop = handle(error, interpreter) { return stop }
+                exceptions &+= 1
+            }
+        }
+        return nil
+    }
+
     /// Delivers a fault to the guest (recording #UD with its bytes) or turns a stop into a reason.
     private func handle(_ interruption: Interruption, _ interpreter: Interpreter) -> StopReason? {
         switch interruption {

@@ -14,6 +14,19 @@ import VMCore
         return try ImageLoader.plan(image: bytes, options: options)
     }
 
+    /// Found by the `image` fuzz target: with RAM smaller than the VMM's own structures the plan
+    /// wrote the GDT and page tables past the end of memory instead of failing.
+    @Test(arguments: [CPUMode.protected, .long])
+    func memoryTooSmallForTheBootStructuresIsAnError(mode: CPUMode) {
+        var options = LoadOptions(memorySize: 0x400)
+        options.mode = mode
+        options.loadAddress = 0
+        #expect(throws: BootError.self) { try ImageLoader.plan(image: [0xF4], options: options) }
+        let elf = ELFBuilder(is64: mode == .long, entry: 0x100, segments: [.init(physicalAddress: 0x100, contents: [0xF4])]).build()
+        options.memorySize = UInt64(elf.count) + 0x100
+        #expect(throws: BootError.self) { try ImageLoader.plan(image: elf, options: options) }
+    }
+
     @Test func realModeStartsAt0000_7C00WithInterruptsOff() throws {
         let plan = try plan([0xF4, 0x90], mode: .real)
         #expect(plan.writes == [MemoryWrite(address: 0x7C00, bytes: [0xF4, 0x90])])
