@@ -45,7 +45,6 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .timedOut: return "timeout reached"
         case .interrupted: return "interrupted by a signal"
         case .stoppedByUser: return "stopped by the user (Ctrl-A x)"
-        case .stoppedByUser: return "stopped by the user (Ctrl-A x)"
         }
     }
 
