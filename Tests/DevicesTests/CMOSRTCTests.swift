@@ -90,6 +90,24 @@ import VMCore
         #expect(rtc.read(register: 0x0C, now: 7 * Self.second) == 0x50)  // UF and PF, no IRQF
     }
 
+    /// drivers/rtc/rtc-mc146818-lib.c mc146818_set_time: SET, divider reset, the fields, then
+    /// register B and register A restored.
+    @Test func linuxSetTimeStartsTheClockHalfASecondAfterRestoringRegisterA() {
+        var rtc = CMOSRTC(ramSize: 0, wallClock: Self.tuesdayMorning)
+        let control = rtc.read(register: 0x0B, now: 1000)
+        rtc.write(register: 0x0B, value: control | 0x80, now: 1000)
+        let select = rtc.read(register: 0x0A, now: 1000)
+        rtc.write(register: 0x0A, value: select | 0x70, now: 1000)
+        for (register, value) in [(9, 0x30), (8, 0x06), (7, 0x15), (4, 0x08), (2, 0x30), (0, 0x05)] {
+            rtc.write(register: UInt8(register), value: UInt8(value), now: 2000)
+        }
+        rtc.write(register: 0x0B, value: control, now: 3 * Self.second)
+        #expect(rtc.read(register: 0x00, now: 4 * Self.second) == 0x05)  // still held by the divider
+        rtc.write(register: 0x0A, value: select, now: 4 * Self.second)
+        #expect(Self.time(&rtc, now: 4 * Self.second + 499_999_999) == [0x05, 0, 0x30, 0, 0x08, 0, 7, 0x15, 0x06, 0x30, 0x20])
+        #expect(rtc.read(register: 0x00, now: 4 * Self.second + 500_000_000) == 0x06)
+    }
+
     @Test func aDividerResetHoldsTheClockAndTheFirstUpdateComesHalfASecondAfter() {
         var rtc = CMOSRTC(ramSize: 0, wallClock: Self.tuesdayMorning)
         rtc.write(register: 0x0A, value: 0x66, now: 100)

@@ -130,8 +130,9 @@ public struct PIT8254: Sendable, Equatable {
             switch mode {
             case 0, 1: edge = n
             case 2, 3:
-                guard n >= 2 else { return nil }
-                edge = (d / n + 1) * n
+                let (next, overflow) = (d / n + 1).multipliedReportingOverflow(by: n)
+                guard n >= 2, !overflow else { return nil }
+                edge = next
             default: edge = n + 1
             }
             let (at, overflow) = loadTick.addingReportingOverflow(edge)
