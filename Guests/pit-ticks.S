@@ -2,11 +2,8 @@
 # HLT for 50 ticks (the handler counts them and sends EOI), reads the RTC's seconds, prints a
 # line, and stops with cli; hlt. Loaded at 0x7C00 and entered at 0000:7C00 with IF clear.
     .include "uart.inc"
+    .include "pic.inc"
     .code16
-    .set PIC1_COMMAND, 0x20
-    .set PIC1_DATA, 0x21
-    .set PIC2_COMMAND, 0xa0
-    .set PIC2_DATA, 0xa1
     .set PIT_CHANNEL0, 0x40
     .set PIT_COMMAND, 0x43
     .set TICK_VECTOR, 0x08
@@ -20,25 +17,7 @@ _start:
     movw $tick, TICK_VECTOR * 4          # IVT entry for IRQ 0: 0000:tick
     movw $0, TICK_VECTOR * 4 + 2
 
-    # The BIOS's PIC setup: edge-triggered, cascaded, vectors 0x08-0x0F and 0x70-0x77.
-    mov $0x11, %al
-    out %al, $PIC1_COMMAND               # ICW1: ICW4 follows
-    out %al, $PIC2_COMMAND
-    mov $TICK_VECTOR, %al
-    out %al, $PIC1_DATA                  # ICW2: master base vector
-    mov $0x70, %al
-    out %al, $PIC2_DATA
-    mov $0x04, %al
-    out %al, $PIC1_DATA                  # ICW3: slave on IRQ 2
-    mov $0x02, %al
-    out %al, $PIC2_DATA
-    mov $0x01, %al
-    out %al, $PIC1_DATA                  # ICW4: 8086 mode
-    out %al, $PIC2_DATA
-    mov $0xfe, %al
-    out %al, $PIC1_DATA                  # only IRQ 0 unmasked
-    mov $0xff, %al
-    out %al, $PIC2_DATA
+    init_pics 0xfe                       # only IRQ 0 unmasked
 
     # PIT channel 0, mode 2 (rate generator), LSB then MSB: 1193182 Hz / 1193 = 1000 Hz.
     mov $0x34, %al
@@ -61,7 +40,7 @@ _start:
 tick:
     incw %cs:ticks
     push %ax
-    mov $0x20, %al                       # non-specific EOI
+    mov $PIC_EOI, %al                    # non-specific EOI
     out %al, $PIC1_COMMAND
     pop %ax
     iret

@@ -2,10 +2,8 @@
 # through the 8259A and sleeping in HLT in between; stops at a 'q' with cli; hlt. Loaded at
 # 0x7C00 and entered at 0000:7C00 with IF clear.
     .include "uart.inc"
+    .include "pic.inc"
     .code16
-    .set PIC1_COMMAND, 0x20
-    .set PIC1_DATA, 0x21
-    .set PIC2_DATA, 0xa1
     .set COM1_IER, 0x3f9
     .set COM1_MCR, 0x3fc
     .set LSR_DATA_READY, 0x01
@@ -19,18 +17,7 @@ _start:
     movw $received, IRQ4_VECTOR * 4
     movw $0, IRQ4_VECTOR * 4 + 2
 
-    mov $0x11, %al                       # the BIOS's PIC setup, master vectors 0x08-0x0F
-    out %al, $PIC1_COMMAND
-    mov $0x08, %al
-    out %al, $PIC1_DATA
-    mov $0x04, %al
-    out %al, $PIC1_DATA
-    mov $0x01, %al
-    out %al, $PIC1_DATA
-    mov $0xef, %al                       # only IRQ 4 unmasked
-    out %al, $PIC1_DATA
-    mov $0xff, %al
-    out %al, $PIC2_DATA
+    init_pics 0xef                       # only IRQ 4 unmasked
 
     mov $COM1_MCR, %dx
     mov $0x08, %al                       # OUT2: the UART's interrupt reaches the PIC
@@ -60,7 +47,7 @@ received:                                # drain the receiver, echoing, until it
     out %al, %dx
     jmp 2b
 4:  movb $1, %cs:done
-3:  mov $0x20, %al                       # non-specific EOI
+3:  mov $PIC_EOI, %al                    # non-specific EOI
     out %al, $PIC1_COMMAND
     pop %dx
     pop %ax

@@ -1,4 +1,5 @@
 import Glibc
+import VMCore
 
 /// The input being run, for the crash handler (written before each run, read only by it).
 nonisolated(unsafe) private var currentInput = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
@@ -49,7 +50,7 @@ struct Runner {
         var corpus = target.seeds()
         for directory in directories { corpus += listFiles(directory).map(readFile) }
         if corpus.isEmpty { corpus = [[]] }
-        var random = SplitMix(state: seed)
+        var random = SplitMix64(seed: seed)
         let start = now()
         var executed: UInt64 = 0
         var nextReport: UInt64 = 1
@@ -81,7 +82,7 @@ struct Runner {
         }
     }
 
-    private func mutate(_ input: inout [UInt8], _ random: inout SplitMix, corpus: [[UInt8]]) {
+    private func mutate(_ input: inout [UInt8], _ random: inout SplitMix64, corpus: [[UInt8]]) {
         let interesting: [UInt64] = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, .max]
         let position = input.isEmpty ? 0 : Int(random.next() % UInt64(input.count))
         switch random.next() % 8 {
@@ -103,18 +104,6 @@ struct Runner {
         default:
             if !input.isEmpty { input[position] = input[position] &+ UInt8(truncatingIfNeeded: random.next() % 35) &- 17 }
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64), so that runs repeat exactly.
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -28,44 +28,11 @@ struct SerialInputTests {
         return (0..<count).map { _ in alphabet.randomElement(using: &random)! }
     }
 
-    /// Runs vmm with `input` on stdin (a pipe) and returns status, stdout and stderr.
-    func run(_ arguments: [String], input: [UInt8], timeout: Double = 60) throws -> VMMResult {
-        let process = Process()
-        process.executableURL = VMMProcess.executable
-        process.arguments = arguments
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let out = CollectedData(), err = CollectedData()
-        let readers = [(stdout, out), (stderr, err)].map { pipe, sink in
-            Thread { sink.data.withLock { $0 = pipe.fileHandleForReading.readDataToEndOfFile() } }
-        }
-        for reader in readers { reader.start() }
-        let writer = Thread {
-            try? stdin.fileHandleForWriting.write(contentsOf: Data(input))
-            try? stdin.fileHandleForWriting.close()
-        }
-        writer.start()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            Issue.record("vmm \(arguments) did not finish within \(timeout) s")
-        }
-        process.waitUntilExit()
-        while readers.contains(where: { !$0.isFinished }) { Thread.sleep(forTimeInterval: 0.005) }
-        return VMMResult(
-            status: process.terminationStatus, stdout: String(decoding: out.data.withLock { $0 }, as: UTF8.self),
-            stderr: String(decoding: err.data.withLock { $0 }, as: UTF8.self))
-    }
-
     @Test(arguments: backends)
     func aPollingGuestReadsEveryBytePipedIn(backend: String) throws {
         let path = try VMMProcess.temporaryFile(Self.pollingEcho, name: "polling-echo-\(backend).bin")
         let text = Self.text(backend == "kvm" ? 5000 : 20000)  // far more than the 16-byte FIFO
-        let result = try run(["run", path, "--backend", backend], input: text + Array("q".utf8))
+        let result = try VMMProcess.run(["run", path, "--backend", backend], input: text + Array("q".utf8))
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == String(decoding: text, as: UTF8.self))
     }
@@ -73,7 +40,7 @@ struct SerialInputTests {
     @Test func theReceiveInterruptWakesAHaltedGuestForEachByte() throws {
         let path = try VMMProcess.temporaryFile(GuestImages.serialEcho, name: "serial-echo.bin")
         let text = Self.text(3000)
-        let result = try run(["run", path, "--mode", "real", "--backend", "software", "--stats"], input: text + Array("q".utf8))
+        let result = try VMMProcess.run(["run", path, "--mode", "real", "--backend", "software", "--stats"], input: text + Array("q".utf8))
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == String(decoding: text, as: UTF8.self))
         #expect(result.stderr.contains("guest halted (HLT with interrupts disabled)"))
@@ -82,7 +49,7 @@ struct SerialInputTests {
     @Test func theEndOfInputLeavesTheLineIdle() throws {
         // No 'q': once the input ends nothing can wake the halted guest, and the run says so.
         let path = try VMMProcess.temporaryFile(GuestImages.serialEcho, name: "serial-echo-eof.bin")
-        let result = try run(["run", path, "--mode", "real", "--backend", "software", "--timeout", "20"], input: Array("abc".utf8))
+        let result = try VMMProcess.run(["run", path, "--mode", "real", "--backend", "software", "--timeout", "20"], input: Array("abc".utf8))
         #expect(result.stdout == "abc")
         #expect(result.status == 0)
         #expect(result.stderr.contains("guest halted with interrupts enabled, but nothing can interrupt it"))
@@ -90,7 +57,8 @@ struct SerialInputTests {
 
     @Test func serialInputNoneDetachesStdin() throws {
         let path = try VMMProcess.temporaryFile(Self.pollingEcho, name: "polling-echo-none.bin")
-        let result = try run(["run", path, "--backend", "software", "--serial-input", "none", "--timeout", "0.5"], input: Array("abcq".utf8))
+        let result = try VMMProcess.run(
+            ["run", path, "--backend", "software", "--serial-input", "none", "--timeout", "0.5"], input: Array("abcq".utf8))
         #expect(result.status == 124)
         #expect(result.stdout.isEmpty)
     }

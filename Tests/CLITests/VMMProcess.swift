@@ -21,15 +21,24 @@ enum VMMProcess {
         return URL(fileURLWithPath: ".build/debug/vmm")
     }()
 
-    static func run(_ arguments: [String], timeout: Double = 60) throws -> VMMResult {
+    /// Runs vmm with `arguments`; `input`, if given, is written to its stdin through a pipe
+    /// (otherwise stdin is /dev/null: never the developer's terminal).
+    static func run(_ arguments: [String], input: [UInt8]? = nil, timeout: Double = 60) throws -> VMMResult {
         let process = Process()
-        process.standardInput = FileHandle.nullDevice  // never the developer's terminal
+        let stdin = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         process.executableURL = executable
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let input {
+            Thread {
+                try? stdin.fileHandleForWriting.write(contentsOf: Data(input))
+                try? stdin.fileHandleForWriting.close()
+            }.start()
+        }
         // Read both pipes on their own threads, so neither a chatty guest nor a hung vmm can stall
         // the test; a vmm still running at the deadline is killed and reported.
         let outputData = CollectedData(), errorData = CollectedData()

@@ -1,4 +1,5 @@
-/// SplitMix64: a small seeded generator, so that a failing random test replays exactly.
+/// SplitMix64: a small, seedable generator, so that a random run (a differential sequence, a
+/// fuzz run, a robustness test) repeats exactly from its seed.
 public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
     public init(seed: UInt64) { state = seed }
