@@ -198,32 +198,13 @@ extension Interpreter {
         }
     }
 
-    /// CPUID for the documented CPU model (README, "Software backend"): vendor "swift-vmm-86",
-    /// family 6, and only features the emulator implements: TSC, MSR, PAE, PSE, CX8, CMOV,
-    /// CX16, long mode, NX and SYSCALL.
+    /// CPUID answers from the CPU model (VMCore's `CPUModel`), the one description of this CPU.
     func cpuid() {
-        let leaf = UInt32(truncatingIfNeeded: gpr[0])
-        var a: UInt32 = 0, b: UInt32 = 0, c: UInt32 = 0, d: UInt32 = 0
-        func text(_ string: String) -> UInt32 { Array(string.utf8).enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) } }
-        switch leaf {
-        case 0:
-            a = 1
-            (b, d, c) = (text("swif"), text("t-vm"), text("m-86"))
-        case 1:
-            a = 0x0000_0600
-            d = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 15)  // PSE TSC MSR PAE CX8 CMOV
-            c = (1 << 13)  // CMPXCHG16B
-        case 0x8000_0000:
-            a = 0x8000_0001
-        case 0x8000_0001:
-            d = (1 << 11) | (1 << 20) | (1 << 29)  // SYSCALL, NX, LM
-        default:
-            break
-        }
-        writeRegister(0, size: 4, rex: true, UInt64(a))
-        writeRegister(3, size: 4, rex: true, UInt64(b))
-        writeRegister(1, size: 4, rex: true, UInt64(c))
-        writeRegister(2, size: 4, rex: true, UInt64(d))
+        let leaf = CPUModel.softwareBackend.cpuid(leaf: UInt32(truncatingIfNeeded: gpr[0]), subleaf: UInt32(truncatingIfNeeded: gpr[1]))
+        writeRegister(0, size: 4, rex: true, UInt64(leaf.eax))
+        writeRegister(3, size: 4, rex: true, UInt64(leaf.ebx))
+        writeRegister(1, size: 4, rex: true, UInt64(leaf.ecx))
+        writeRegister(2, size: 4, rex: true, UInt64(leaf.edx))
     }
 
     /// SYSCALL in long mode: RCX = return RIP, R11 = RFLAGS, CS/SS from STAR[47:32], RIP = LSTAR
