@@ -56,7 +56,7 @@ public struct CPUModel: Sendable {
         leaf1EDX: Leaf1EDX.pse | Leaf1EDX.tsc | Leaf1EDX.msr | Leaf1EDX.pae | Leaf1EDX.cx8 | Leaf1EDX.cmov,
         leaf1ECX: Leaf1ECX.cx16,
         extendedLeaf1EDX: ExtendedLeaf1.syscall | ExtendedLeaf1.nx | ExtendedLeaf1.longMode,
-        extendedLeaf1ECX: 0)
+        extendedLeaf1ECX: ExtendedLeaf1.lahfInLongMode)
 
     public init(leaf1EDX: UInt32, leaf1ECX: UInt32, extendedLeaf1EDX: UInt32, extendedLeaf1ECX: UInt32) {
         self.leaf1EDX = leaf1EDX

@@ -5,7 +5,7 @@ struct Fault: Sendable {
     var vector: UInt8
     var errorCode: UInt32?
 
-    static let divideError: UInt8 = 0, breakpoint: UInt8 = 3, overflow: UInt8 = 4
+    static let divideError: UInt8 = 0, debug: UInt8 = 1, breakpoint: UInt8 = 3, overflow: UInt8 = 4, boundRange: UInt8 = 5
     static let invalidOpcode: UInt8 = 6, doubleFault: UInt8 = 8, generalProtection: UInt8 = 13
     static let stackFault: UInt8 = 12, pageFault: UInt8 = 14
 

@@ -51,6 +51,7 @@ extension Interpreter {
             let value = try pop(size: stackOperandSize(p))
             try loadSegment(SegmentIndex(rawValue: Int(opcode >> 3))!, UInt16(truncatingIfNeeded: value))
             if opcode == 0x17 { blockInterruptsForOneInstruction() }
+        case 0x27, 0x2F, 0x37, 0x3F: try decimalAdjust(opcode)  // DAA, DAS, AAA, AAS
         case 0x40...0x4F:  // INC/DEC r (in 64-bit mode these bytes are REX prefixes and never get here)
             let index = Int(opcode & 7)
             writeRegister(
@@ -62,8 +63,11 @@ extension Interpreter {
             let size = stackOperandSize(p)
             let value = try pop(size: size)
             writeRegister(Int(opcode & 7) + p.rexB, size: size, rex: true, value)
-        case 0x63:  // MOVSXD (ARPL outside 64-bit mode, not implemented)
-            if !state.pointee.is64BitMode { throw .fault(.ud) }
+        case 0x60: try pushAll(p)
+        case 0x61: try popAll(p)
+        case 0x62: try checkBound(&i)
+        case 0x63 where !state.pointee.is64BitMode: try adjustRPL(&i)
+        case 0x63:  // MOVSXD
             let m = try decodeModRM(&i)
             writeReg(m, size: os, p, signExtend(try read(m.operand, size: 4, p), from: 4))
         case 0x68, 0x6A:
@@ -77,8 +81,10 @@ extension Interpreter {
         case 0x70...0x7F:
             let displacement = try fetchSigned(&i, size: 1)
             if condition(opcode & 0xF) { next = i.cursor &+ displacement }
-        case 0x80, 0x81, 0x83:
-            let size = opcode == 0x80 ? 1 : os
+        case 0x80, 0x81, 0x82, 0x83:
+            // 82 is an alias of 80 outside 64-bit mode (SDM vol. 2, table A-2; AMD's map too).
+            if opcode == 0x82 && state.pointee.is64BitMode { throw .fault(.ud) }
+            let size = opcode & 1 == 0 ? 1 : os
             let immediateSize = opcode == 0x81 ? min(size, 4) : 1
             let m = try decodeModRM(&i, immediateSize: immediateSize)
             let immediate = try fetchSigned(&i, size: immediateSize)
@@ -272,9 +278,16 @@ extension Interpreter {
             let selector = UInt16(try readSegmented(segment, offset &+ UInt64(os), size: 2))
             try loadSegment(opcode == 0xC4 ? .es : .ds, selector)
             writeReg(m, size: os, p, value)
+        case 0xD4, 0xD5: try asciiAdjustMultiplyOrDivide(opcode, base: try fetch(&i, size: 1))  // AAM, AAD
+        case 0xD6: try setALFromCarry()
         case 0xD7:  // XLAT: AL = [seg:rBX + AL]
             let offset = (gpr[3] &+ (gpr[0] & 0xFF)) & addressMask(p)
             writeRegister(0, size: 1, rex: true, try readSegmented(p.segmentOverride ?? .ds, offset, size: 1))
+        case 0xF1:
+            // INT1/ICEBP: #DB as a trap, delivered like a hardware exception (no gate DPL check,
+            // EXT set in the error code of a fault during delivery), as AMD and Intel both do.
+            try deliver(vector: Fault.debug, errorCode: nil, returnAddress: i.cursor, software: false)
+            return
         case 0xF4:
             guard state.pointee.cpl == 0 else { throw .fault(.gp()) }
             state.pointee.rip = i.cursor

@@ -71,12 +71,9 @@ extension Interpreter {
             let base = state.pointee.segments.5.base
             state.pointee.segments.5.base = state.pointee.kernelGSBase
             state.pointee.kernelGSBase = base
-        case (7, .register) where m.rm == 1:  // RDTSCP
-            let tsc = timeStampCounter()
-            writeRegister(0, size: 4, rex: true, tsc & 0xFFFF_FFFF)
-            writeRegister(2, size: 4, rex: true, tsc >> 32)
-            writeRegister(1, size: 4, rex: true, 0)  // TSC_AUX
         default:
+            // RDTSCP (0F 01 F9) among them: the CPU model does not advertise it (CPUID
+            // 80000001h:EDX bit 27), so it is #UD like on a CPU without it.
             throw .fault(.ud)
         }
     }

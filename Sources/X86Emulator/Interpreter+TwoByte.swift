@@ -17,6 +17,11 @@ extension Interpreter {
             state.pointee.cr0 &= ~UInt64(8)  // CLTS: clear CR0.TS
         case 0x08, 0x09: try requireCPL0()  // INVD, WBINVD: no caches to manage
         case 0x0B: throw .fault(.ud)  // UD2
+        case 0x0D:
+            // AMD's PREFETCH/PREFETCHW group: present on every AMD CPU with long mode (APM vol. 3,
+            // "PREFETCHlevel": CPUID 80000001h LM or 3DNowPrefetch); a hint, so no access. A
+            // register operand is #UD.
+            guard !(try decodeModRM(&i)).isRegister else { throw .fault(.ud) }
         case 0x18...0x1F: _ = try decodeModRM(&i)  // hint NOPs and prefetches
         case 0x20, 0x22: try moveControlRegister(&i, toCR: opcode == 0x22)
         case 0x21, 0x23:
