@@ -38,6 +38,8 @@ struct CPUState {
     /// Model-specific registers the boot path touches (STAR, LSTAR, FS/GS base, TSC...).
     var star: UInt64 = 0, lstar: UInt64 = 0, cstar: UInt64 = 0, sfmask: UInt64 = 0, kernelGSBase: UInt64 = 0
     var tscOffset: UInt64 = 0
+    /// The rest of the model's MSRs (MSRTable.swift).
+    var msrs = ModelSpecificRegisters()
     /// The floating-point units: x87 (and MMX, which aliases it) and SSE.
     var x87 = X87State()
     var sse = SSEState()

@@ -36,23 +36,23 @@ extension Interpreter {
         case .compareImmediate: registerALU(d, 7, source: d.pointee.immediate)
         case .compareRegistersJump:
             registerALU(d, 7, source: gpr[reg])
-            return fusedJump(d, rip: rip)
+            return fusedJump(d, rip: rip, mode: mode)
         case .compareImmediateJump:
             registerALU(d, 7, source: d.pointee.immediate)
-            return fusedJump(d, rip: rip)
+            return fusedJump(d, rip: rip, mode: mode)
         case .testRegistersJump:
             _ = alu(4, gpr[Int(d.pointee.rm)], gpr[reg], size: size, mask: d.pointee.mask)
-            return fusedJump(d, rip: rip)
+            return fusedJump(d, rip: rip, mode: mode)
         case .addImmediateJump:
             registerALU(d, 0, source: d.pointee.immediate)
-            return fusedJump(d, rip: rip)
+            return fusedJump(d, rip: rip, mode: mode)
         case .subtractImmediateJump:
             registerALU(d, 5, source: d.pointee.immediate)
-            return fusedJump(d, rip: rip)
+            return fusedJump(d, rip: rip, mode: mode)
         case .incrementRegisterJump, .decrementRegisterJump:
             let rm = Int(d.pointee.rm)
             gpr[rm] = incrementOrDecrement(gpr[rm], decrement: d.pointee.operation == .decrementRegisterJump, size: size, mask: d.pointee.mask)
-            return fusedJump(d, rip: rip)
+            return fusedJump(d, rip: rip, mode: mode)
         case .moveRegisters:
             gpr[Int(d.pointee.rm)] = gpr[reg] & d.pointee.mask
         case .incrementRegister, .decrementRegister:
@@ -96,15 +96,23 @@ extension Interpreter {
             }
         case .loadEffectiveAddress:
             writeRegister(reg, size: size, rex: rex, effectiveAddress(d, next: next, mode: mode))
+        // 64-bit code: a target outside the canonical range is #GP(0) at the jump, before the
+        // jump changes anything (a RET's pop is undone); in flat 32-bit code EIP wraps instead.
         case .jumpIf:
-            return fastCondition(d.pointee.subop) ? next &+ d.pointee.immediate : next
+            return fastCondition(d.pointee.subop) ? try checkedTarget(next &+ d.pointee.immediate, mode: mode) : next
         case .jump:
-            return next &+ d.pointee.immediate
+            return try checkedTarget(next &+ d.pointee.immediate, mode: mode)
         case .call:
+            let target = try checkedTarget(next &+ d.pointee.immediate, mode: mode)
             try push(next, mode: mode)
-            return next &+ d.pointee.immediate
+            return target
         case .ret:
-            return try pop(mode: mode)
+            let target = try pop(mode: mode)
+            if !mode.legacy && !isCanonical(target) {
+                gpr[4] &-= 8
+                throw .fault(.gp())
+            }
+            return target
         case .pushRegister:
             try push(gpr[reg], mode: mode)
         case .popRegister:
@@ -225,8 +233,7 @@ extension Interpreter {
             }
             return address
         }
-        let high = address >> 47
-        guard high == 0 || high == 0x1FFFF else {
+        guard isCanonical(address, size: size) else {
             throw .fault(d.pointee.stackSegment ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp())
         }
         return address
@@ -263,6 +270,12 @@ extension Interpreter {
         }
     }
 
+    @_transparent
+    func checkedTarget(_ target: UInt64, mode: ChainMode) throws(Interruption) -> UInt64 {
+        guard mode.legacy || isCanonical(target) else { throw .fault(.gp()) }
+        return target
+    }
+
     /// PUSH of 8 bytes on the 64-bit stack (a canonical RSP), or of 4 on the flat 32-bit stack
     /// (ESP wraps at 32 bits; the access must not run past the limit).
     @_transparent
@@ -275,8 +288,7 @@ extension Interpreter {
             return
         }
         let rsp = gpr[4] &- 8
-        let high = rsp >> 47
-        guard high == 0 || high == 0x1FFFF else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
+        guard isCanonical(rsp, size: 8) else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
         try writeLinear(rsp, size: 8, user: mode.user, value)
         gpr[4] = rsp
     }
@@ -292,8 +304,7 @@ extension Interpreter {
             return value
         }
         let rsp = gpr[4]
-        let high = rsp >> 47
-        guard high == 0 || high == 0x1FFFF else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
+        guard isCanonical(rsp, size: 8) else { throw .fault(Fault(vector: Fault.stackFault, errorCode: 0)) }
         let value = try readLinear(rsp, size: 8, user: mode.user)
         gpr[4] = rsp &+ 8
         return value
@@ -307,11 +318,16 @@ extension Interpreter {
         if operation != 7 { gpr[rm] = result }  // a 32-bit result is already zero-extended
     }
 
-    /// The Jcc half of a fused pair that starts at `rip`.
+    /// The Jcc half of a fused pair that starts at `rip`. A taken jump to a non-canonical target
+    /// (64-bit code) goes on at the Jcc itself instead, which then runs unfused and raises the
+    /// #GP there, after the first half has completed, as the CPU would.
     @_transparent
-    func fusedJump(_ d: UnsafePointer<DecodedInstruction>, rip: UInt64) -> UInt64 {
-        let next = rip &+ UInt64(d.pointee.length) &+ UInt64(d.pointee.scale)
-        return fastCondition(d.pointee.subop) ? next &+ UInt64(bitPattern: Int64(d.pointee.displacement)) : next
+    func fusedJump(_ d: UnsafePointer<DecodedInstruction>, rip: UInt64, mode: ChainMode) -> UInt64 {
+        let jump = rip &+ UInt64(d.pointee.length)
+        let next = jump &+ UInt64(d.pointee.scale)
+        guard fastCondition(d.pointee.subop) else { return next }
+        let target = next &+ UInt64(bitPattern: Int64(d.pointee.displacement))
+        return mode.legacy || isCanonical(target) ? target : jump
     }
 }
 

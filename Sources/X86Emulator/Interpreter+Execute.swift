@@ -7,18 +7,25 @@ extension Interpreter {
     /// does.
     func step() throws(Interruption) {
         let start = state.pointee.rip
+        let stackPointer = gpr[4]
         var i = Instruction(start: start, cursor: start)
         do {
             try execute(&i)
         } catch .stop(let reason) {
             if state.pointee.rip == start { state.pointee.rip = maskIP(i.cursor) }
             throw .stop(reason)
+        } catch .fault(let fault) {
+            // A fault leaves RSP as it was before the instruction (its pops and pushes undone),
+            // so that it can restart: POP, RET, IRET, LEAVE, ENTER... fault after moving it.
+            gpr[4] = stackPointer
+            throw .fault(fault)
         }
     }
 
     private func execute(_ i: inout Instruction) throws(Interruption) {
         let opcode = try decodePrefixes(&i)
         let p = i.prefixes
+        if p.lock { try checkLockable(opcode, i) }
         let os = p.operandSize
         var next: UInt64? = nil  // a new RIP for control transfers
 
@@ -258,8 +265,11 @@ extension Interpreter {
         case 0xE8:
             let displacement = try fetchSigned(&i, size: min(os, 4))
             let size = stackOperandSize(p)
+            let target = (i.cursor &+ displacement) & mask(size)
+            // The target is checked before the push: a faulting CALL writes no stack.
+            if state.pointee.is64BitMode && !isCanonical(target) { throw .fault(.gp()) }
             try push(i.cursor, size: size)
-            next = (i.cursor &+ displacement) & mask(size)
+            next = target
         case 0xE9, 0xEB:
             let displacement = try fetchSigned(&i, size: opcode == 0xEB ? 1 : min(os, 4))
             next = i.cursor &+ displacement
@@ -316,7 +326,21 @@ extension Interpreter {
         default:
             throw .fault(.ud)
         }
-        state.pointee.rip = next.map { maskIP($0) } ?? i.cursor
+        if let next { try transfer(to: next) } else { state.pointee.rip = i.cursor }
+    }
+
+    /// Sets RIP to a jump's target, which must be canonical in 64-bit mode and within CS's limit
+    /// elsewhere: else #GP(0) at the jump (SDM vol. 2, JMP/CALL/RET/Jcc "Operation").
+    func transfer(to target: UInt64) throws(Interruption) {
+        let s = state.pointee
+        if s.is64BitMode {
+            guard isCanonical(target) else { throw .fault(.gp()) }
+            state.pointee.rip = target
+            return
+        }
+        let ip = maskIP(target)
+        guard ip <= UInt64(s.segments.1.limit) else { throw .fault(.gp()) }
+        state.pointee.rip = ip
     }
 
     /// The size of the immediate that follows ModRM for F6/F7 (only TEST, reg 0 or 1, has one).
@@ -365,6 +389,7 @@ extension Interpreter {
         case 2, 4:  // CALL/JMP near indirect
             let targetSize = state.pointee.is64BitMode ? 8 : size
             let target = try read(m.operand, size: targetSize, p)
+            if operation == 2 && state.pointee.is64BitMode && !isCanonical(target) { throw .fault(.gp()) }
             if operation == 2 { try push(i.cursor, size: stackOperandSize(p)) }
             return target
         case 3, 5:  // CALL/JMP far indirect: m16:16/32/64
@@ -572,6 +597,11 @@ extension Interpreter {
             ss = UInt16(truncatingIfNeeded: try pop(size: size))
         }
         guard UInt8(cs & 3) >= oldCPL else { throw .fault(.gp(UInt32(cs & ~3))) }
+        // A return to 64-bit code needs a canonical RIP, checked before anything changes.
+        if s.isLongModeActive && !isCanonical(rip) {
+            let descriptor = try readDescriptor(cs)
+            if descriptor >> 53 & 1 != 0 { throw .fault(.gp()) }
+        }
         writeFlags(flags, size: size)
         if oldCPL == 0 {
             // CPL 0 may also restore IOPL and IF regardless (writeFlags saw CPL 0).

@@ -8,9 +8,9 @@ extension Interpreter {
         if state.pointee.is64BitMode {
             let base: UInt64 = index == .fs ? state.pointee.segments.4.base : (index == .gs ? state.pointee.segments.5.base : 0)
             let linear = base &+ offset
-            // Non-canonical addresses fault (#SS for stack references, #GP otherwise).
-            let high = linear >> 47
-            guard high == 0 || high == 0x1FFFF else {
+            // Non-canonical addresses fault (#SS for stack references, #GP otherwise), the
+            // access's last byte included.
+            guard isCanonical(linear, size: size) else {
                 throw .fault(index == .ss ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp())
             }
             return linear

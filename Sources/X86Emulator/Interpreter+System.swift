@@ -26,6 +26,7 @@ extension Interpreter {
                     // System descriptors are 16 bytes in long mode: the next 8 hold base 63:32.
                     let high = try readLinear(state.pointee.gdt.base &+ UInt64(selector & ~7) &+ 8, size: 8)
                     loaded.base |= (high & 0xFFFF_FFFF) << 32
+                    guard isCanonical(loaded.base) else { throw .fault(.gp(UInt32(selector & ~3))) }
                 }
                 let expectedTypes: [UInt8] = m.reg & 7 == 2 ? [2] : [1, 9]
                 guard !loaded.isCodeOrData, expectedTypes.contains(loaded.type) else { throw .fault(.gp(UInt32(selector & ~3))) }
@@ -38,7 +39,7 @@ extension Interpreter {
         }
     }
 
-    /// Group 7: SGDT, SIDT, LGDT, LIDT, SMSW, LMSW, INVLPG, SWAPGS (0F 01 F8) and RDTSCP (0F 01 F9).
+    /// Group 7: SGDT, SIDT, LGDT, LIDT, SMSW, LMSW, INVLPG and SWAPGS (0F 01 F8).
     func group7(_ i: inout Instruction) throws(Interruption) {
         let p = i.prefixes
         let m = try decodeModRM(&i)
@@ -53,6 +54,7 @@ extension Interpreter {
             let limit = UInt16(try readSegmented(segment, offset, size: 2))
             var base = try readSegmented(segment, offset &+ 2, size: long ? 8 : 4)
             if !long && p.operandSize == 2 { base &= 0xFF_FFFF }
+            if long && !isCanonical(base) { throw .fault(.gp()) }  // a table in the hole would fault later
             let table = DescriptorTable(base: base, limit: limit)
             if m.reg & 7 == 2 { state.pointee.gdt = table } else { state.pointee.idt = table }
         case (4, _):
@@ -64,8 +66,13 @@ extension Interpreter {
             let cr0 = state.pointee.cr0
             state.pointee.cr0 = cr0 & ~0xE | value | (cr0 & 1)
         case (7, .memory(let segment, let offset)):
+            // INVLPG makes no access: no limit check, and a non-canonical address (which no
+            // TLB entry can hold) is a no-op, not #GP (SDM vol. 2, INVLPG; APM likewise).
             try requireCPL0()
-            tlb.flush(linear: try linearAddress(segment, offset, size: 1))
+            let s = state.pointee
+            let base = s.is64BitMode && segment != .fs && segment != .gs ? 0 : s.segment(segment).base
+            let linear = s.is64BitMode ? base &+ offset : (base &+ offset) & 0xFFFF_FFFF
+            if isCanonical(linear) { tlb.flush(linear: linear) }
         case (7, .register) where m.rm == 0 && long:  // SWAPGS: GS base <-> IA32_KERNEL_GS_BASE
             try requireCPL0()
             let base = state.pointee.segments.5.base
@@ -130,8 +137,8 @@ extension Interpreter {
         }
     }
 
-    /// CR4 bits this emulator accepts: TSD, DE, PSE, PAE, PGE (ignored: no TLB), OSFXSR, OSXMMEXCPT.
-    static var supportedCR4: UInt64 { (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 9) | (1 << 10) }
+    /// CR4 bits this emulator accepts: TSD, DE, PSE, PAE, PGE (ignored: no TLB), PCE, OSFXSR, OSXMMEXCPT.
+    static var supportedCR4: UInt64 { (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) }
 
     func debugRegister(_ number: Int) -> UInt64 {
         withUnsafeBytes(of: state.pointee.dr) { $0.load(fromByteOffset: (number & 7) * 8, as: UInt64.self) }
@@ -141,60 +148,6 @@ extension Interpreter {
         withUnsafeMutableBytes(of: &state.pointee.dr) { $0.storeBytes(of: value, toByteOffset: (number & 7) * 8, as: UInt64.self) }
     }
 
-    // MSR numbers (SDM vol. 4).
-    static var msrTSC: UInt32 { 0x10 }
-    static var msrAPICBase: UInt32 { 0x1B }
-    static var msrEFER: UInt32 { 0xC000_0080 }
-    static var msrSTAR: UInt32 { 0xC000_0081 }
-    static var msrLSTAR: UInt32 { 0xC000_0082 }
-    static var msrCSTAR: UInt32 { 0xC000_0083 }
-    static var msrSFMASK: UInt32 { 0xC000_0084 }
-    static var msrFSBase: UInt32 { 0xC000_0100 }
-    static var msrGSBase: UInt32 { 0xC000_0101 }
-    static var msrKernelGSBase: UInt32 { 0xC000_0102 }
-
-    /// Unknown MSRs raise #GP, as on a CPU without them.
-    func readMSR(_ number: UInt32) throws(Interruption) -> UInt64 {
-        let s = state.pointee
-        switch number {
-        case Self.msrTSC: return timeStampCounter()
-        case Self.msrAPICBase: return s.apicBase
-        case Self.msrEFER: return s.efer
-        case Self.msrSTAR: return s.star
-        case Self.msrLSTAR: return s.lstar
-        case Self.msrCSTAR: return s.cstar
-        case Self.msrSFMASK: return s.sfmask
-        case Self.msrFSBase: return s.segment(.fs).base
-        case Self.msrGSBase: return s.segment(.gs).base
-        case Self.msrKernelGSBase: return s.kernelGSBase
-        default: throw .fault(.gp())
-        }
-    }
-
-    func writeMSR(_ number: UInt32, _ value: UInt64) throws(Interruption) {
-        switch number {
-        case Self.msrTSC: state.pointee.tscOffset = value &- monotonicNanoseconds()
-        case Self.msrAPICBase: state.pointee.apicBase = value
-        case Self.msrEFER:
-            // SCE (0), LME (8), NXE (11) are writable; LMA (10) is the CPU's; the rest reserved.
-            guard value & ~UInt64(0xD01) == 0 else { throw .fault(.gp()) }
-            let lma = state.pointee.efer & ControlBits.eferLongModeActive
-            if state.pointee.isPaging && (value ^ state.pointee.efer) & ControlBits.eferLongModeEnable != 0 { throw .fault(.gp()) }
-            state.pointee.efer = value & ~ControlBits.eferLongModeActive | lma
-            tlb.flushAll()
-        case Self.msrSTAR: state.pointee.star = value
-        case Self.msrLSTAR: state.pointee.lstar = value
-        case Self.msrCSTAR: state.pointee.cstar = value
-        case Self.msrSFMASK: state.pointee.sfmask = value & 0xFFFF_FFFF
-        case Self.msrFSBase, Self.msrGSBase:
-            var segment = state.pointee.segment(number == Self.msrFSBase ? .fs : .gs)
-            segment.base = value
-            state.pointee.setSegment(number == Self.msrFSBase ? .fs : .gs, segment)
-        case Self.msrKernelGSBase: state.pointee.kernelGSBase = value
-        default: throw .fault(.gp())
-        }
-    }
-
     /// CPUID answers from the CPU model (VMCore's `CPUModel`), the one description of this CPU.
     func cpuid() {
         let leaf = CPUModel.softwareBackend.cpuid(leaf: UInt32(truncatingIfNeeded: gpr[0]), subleaf: UInt32(truncatingIfNeeded: gpr[1]))
@@ -202,40 +155,5 @@ extension Interpreter {
         writeRegister(3, size: 4, rex: true, UInt64(leaf.ebx))
         writeRegister(1, size: 4, rex: true, UInt64(leaf.ecx))
         writeRegister(2, size: 4, rex: true, UInt64(leaf.edx))
-    }
-
-    /// SYSCALL in long mode: RCX = return RIP, R11 = RFLAGS, CS/SS from STAR[47:32], RIP = LSTAR
-    /// (64-bit callers), RFLAGS &= ~SFMASK.
-    func syscall(_ i: Instruction) throws(Interruption) -> UInt64 {
-        let s = state.pointee
-        guard s.is64BitMode else { throw .fault(.ud) }
-        gpr[1] = i.cursor
-        gpr[11] = s.rflags
-        let selector = UInt16((s.star >> 32) & 0xFFFC)
-        state.pointee.setSegment(
-            .cs, Segment(base: 0, limit: 0xFFFF_FFFF, selector: selector, type: 0xB, dpl: 0, defaultSize32: false, long: true, granularity: true))
-        state.pointee.setSegment(
-            .ss, Segment(base: 0, limit: 0xFFFF_FFFF, selector: selector + 8, type: 0x3, dpl: 0, defaultSize32: true, granularity: true))
-        state.pointee.rflags = s.rflags & ~s.sfmask & ~CPUState.rf | 2
-        return s.lstar
-    }
-
-    /// SYSRET to 64-bit (REX.W) or compatibility mode at CPL 3.
-    func sysret(_ p: Prefixes) throws(Interruption) -> UInt64 {
-        let s = state.pointee
-        guard s.is64BitMode else { throw .fault(.ud) }
-        try requireCPL0()
-        let base = UInt16((s.star >> 48) & 0xFFFF)
-        let to64 = p.rexW
-        let rip = s.register(1)
-        if to64 && (rip >> 47 != 0 && rip >> 47 != 0x1FFFF) { throw .fault(.gp()) }
-        let csSelector = (to64 ? base + 16 : base) | 3
-        state.pointee.setSegment(
-            .cs, Segment(base: 0, limit: 0xFFFF_FFFF, selector: csSelector, type: 0xB, dpl: 3, defaultSize32: !to64, long: to64, granularity: true))
-        state.pointee.setSegment(
-            .ss, Segment(base: 0, limit: 0xFFFF_FFFF, selector: (base + 8) | 3, type: 0x3, dpl: 3, defaultSize32: true, granularity: true))
-        state.pointee.rflags = s.register(11) & 0x3C_7FD7 | 2
-        if !s.flag(CPUState.ifl) && state.pointee.flag(CPUState.ifl) { openedInterruptWindow() }
-        return to64 ? rip : rip & 0xFFFF_FFFF
     }
 }

@@ -10,8 +10,8 @@ extension Interpreter {
         switch opcode {
         case 0x00: try group6(&i)
         case 0x01: try group7(&i)
-        case 0x05 where state.pointee.efer & 1 != 0 && state.pointee.isLongModeActive: return try syscall(i)
-        case 0x07 where state.pointee.efer & 1 != 0 && state.pointee.isLongModeActive: return try sysret(p)
+        case 0x05: return try syscall(i)
+        case 0x07: return try sysret(p)
         case 0x06:
             try requireCPL0()
             state.pointee.cr0 &= ~UInt64(8)  // CLTS: clear CR0.TS
@@ -49,6 +49,9 @@ extension Interpreter {
             let value = try readMSR(UInt32(truncatingIfNeeded: gpr[1]))
             writeRegister(0, size: 4, rex: true, value & 0xFFFF_FFFF)
             writeRegister(2, size: 4, rex: true, value >> 32)
+        case 0x33: try readPerformanceCounter()
+        case 0x34: return try sysenter()
+        case 0x35: return try sysexit(p)
         case 0x40...0x4F:  // CMOVcc (the destination is written even when false, zero-extending)
             let m = try decodeModRM(&i)
             let value = try read(m.operand, size: os, p)

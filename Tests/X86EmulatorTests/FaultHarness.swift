@@ -49,3 +49,22 @@ extension EmulatorRun {
         }
     }
 }
+
+/// `pieces` placed at their offsets in one image (the gaps filled with NOPs).
+func image(_ pieces: [(offset: Int, bytes: [UInt8])]) -> [UInt8] {
+    var code = [UInt8](repeating: 0x90, count: pieces.map { $0.offset + $0.bytes.count }.max() ?? 0)
+    for piece in pieces { code.replaceSubrange(piece.offset..<piece.offset + piece.bytes.count, with: piece.bytes) }
+    return code
+}
+
+/// A TSS at 0x600 whose ring-0 stack is 0x90000 (SS0 0x10 for a 32-bit TSS), loaded in TR, so that
+/// faults at CPL 3 reach the harness's ring-0 stubs.
+func installRingZeroStack(_ memory: GuestMemory, _ system: inout SystemRegisters, long: Bool) throws {
+    if long {
+        try memory.store(UInt64(0x9_0000), at: 0x604)
+    } else {
+        try memory.store(UInt32(0x9_0000), at: 0x604)
+        try memory.store(UInt32(0x10), at: 0x608)
+    }
+    system.tr = Segment(base: 0x600, limit: 0x67, selector: 0x40, type: 0xB, defaultSize32: false, isCodeOrData: false, granularity: false)
+}
