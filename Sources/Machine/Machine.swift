@@ -55,8 +55,20 @@ public final class Machine {
         let serialInput = configuration.serialInput == .stdin ? SerialInput() : nil
         self.serialInput = serialInput
         if case .software(let cpu) = backend {
-            let platform = SoftwarePlatform(ramSize: configuration.memorySize, inputAttached: serialInput?.attachedProbe)
+            let platform: SoftwarePlatform
+            if configuration.deterministic {
+                // Deterministic time starts at a fixed wall-clock time too, so the RTC and
+                // kvmclock read the same dates in every run.
+                let clock = InstructionClock()
+                cpu.instructionClock = clock
+                platform = SoftwarePlatform(
+                    ramSize: configuration.memorySize, memory: memory, clock: clock, wallClock: (Self.deterministicEpoch, 0),
+                    inputAttached: serialInput?.attachedProbe)
+            } else {
+                platform = SoftwarePlatform(ramSize: configuration.memorySize, memory: memory, inputAttached: serialInput?.attachedProbe)
+            }
             cpu.interrupts = platform
+            cpu.clock = platform.clock
             self.platform = platform
         } else {
             platform = nil
@@ -65,7 +77,7 @@ public final class Machine {
         let hypercallPort = HypercallPort()
         let stopSignal = kicker.stopSignal
         let debugConsole = configuration.debugConsole.map { Console($0, stop: stopSignal) } ?? console
-        let serialIRQ = platform.map { InterruptLine(gsi: 4, router: $0.pic) } ?? .unconnected
+        let serialIRQ = platform.map { InterruptLine(gsi: 4, router: $0.router) } ?? .unconnected
         var receiveBufferRead: @Sendable () -> Void = {}
         if let serialInput { receiveBufferRead = serialInput.receiveBufferRead }
         serialPort = SerialPort(console: console, irq: serialIRQ, receiveBufferRead: receiveBufferRead)
@@ -75,7 +87,7 @@ public final class Machine {
                 postCodes: postCodes, hypercallPort: hypercallPort, serialPort: serialPort, debugConsole: debugConsole, platform: platform)
         } catch { throw .bus(error) }
         io = MachineIO(
-            ports: ports, mmio: try! Bus([]), hypercallPort: hypercallPort,
+            ports: ports, mmio: try! Bus(platform?.mmioDevices ?? []), hypercallPort: hypercallPort,
             hypercalls: HypercallHandler(memory: memory, console: console), logger: logger)
 
         do {
@@ -83,6 +95,9 @@ public final class Machine {
             try backend.cpu.setRegisters(plan.registers)
         } catch { throw .cpu(error) }
     }
+
+    /// The wall-clock time at which deterministic guest time starts: 2026-01-01 00:00:00 UTC.
+    static let deterministicEpoch: Int64 = 1_767_225_600
 
     /// The machine's port bus: POST codes, debug-exit, COM1, the hypercall port, the i8042, the
     /// debug console and, on the software backend, the PIC, PIT and RTC.
@@ -105,7 +120,7 @@ public final class Machine {
     /// behind both the UART (on IRQ 4) and the debug console, so that they drive every device.
     package static func portBus(postCodes: PostCodePort, hypercallPort: HypercallPort, console: Console) throws(BusError) -> Bus {
         let platform = SoftwarePlatform(ramSize: 64 << 20)
-        let serialPort = SerialPort(console: console, irq: InterruptLine(gsi: 4, router: platform.pic))
+        let serialPort = SerialPort(console: console, irq: InterruptLine(gsi: 4, router: platform.router))
         return try portBus(postCodes: postCodes, hypercallPort: hypercallPort, serialPort: serialPort, debugConsole: console, platform: platform)
     }
 
@@ -114,7 +129,8 @@ public final class Machine {
         Backend, String
     ) {
         if configuration.backend == .software {
-            return (.software(SoftwareVirtualCPU(memory: memory)), "backend: software (asked for with --backend software)")
+            let why = configuration.deterministic ? "deterministic time needs it" : "asked for with --backend software"
+            return (.software(SoftwareVirtualCPU(memory: memory)), "backend: software (\(why))")
         }
         do {
             let system = try KVMSystem(path: configuration.kvmPath)
