@@ -6,6 +6,10 @@ import Sandbox
 import VMCore
 import X86Emulator
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A one-vCPU PC-style machine: guest memory, the port bus with its devices, and a vCPU on KVM or
 /// on the software backend.
 /// The composition root: the only place that knows every target.
@@ -73,18 +77,36 @@ public final class Machine {
         } else {
             platform = nil
         }
+        // Where device lines go: the software platform's PIC and I/O APIC, or KVM's irqchip.
+        let router: (any InterruptRouter)?
+        var kvmDevices: [(BusRange, any BusDevice)] = []
+        switch backend {
+        case .software: router = platform?.router
+        case .kvm(let vm, _):
+            let kvmRouter = vm.interruptRouter
+            router = kvmRouter
+            // The devices KVM does not have in the kernel: the RTC (its interrupts are not
+            // raised on KVM yet: nothing services its timer there).
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let rtc = RTCDevice(
+                clock: HostGuestClock(), ramSize: configuration.memorySize, wallClock: Int64(now.tv_sec), nanoseconds: UInt64(now.tv_nsec),
+                irq8: InterruptLine(gsi: RTCDevice.irq, router: kvmRouter))
+            kvmDevices = [(BusRange(base: UInt64(RTCDevice.port), size: RTCDevice.portCount), rtc)]
+        }
 
         let hypercallPort = HypercallPort()
         let stopSignal = kicker.stopSignal
         let debugConsole = configuration.debugConsole.map { Console($0, stop: stopSignal) } ?? console
-        let serialIRQ = platform.map { InterruptLine(gsi: 4, router: $0.router) } ?? .unconnected
+        let serialIRQ = router.map { InterruptLine(gsi: 4, router: $0) } ?? .unconnected
         var receiveBufferRead: @Sendable () -> Void = {}
         if let serialInput { receiveBufferRead = serialInput.receiveBufferRead }
         serialPort = SerialPort(console: console, irq: serialIRQ, receiveBufferRead: receiveBufferRead)
         let ports: Bus
         do {
             ports = try Self.portBus(
-                postCodes: postCodes, hypercallPort: hypercallPort, serialPort: serialPort, debugConsole: debugConsole, platform: platform)
+                postCodes: postCodes, hypercallPort: hypercallPort, serialPort: serialPort, debugConsole: debugConsole, platform: platform,
+                more: kvmDevices)
         } catch { throw .bus(error) }
         io = MachineIO(
             ports: ports, mmio: try! Bus(platform?.mmioDevices ?? []), hypercallPort: hypercallPort,
@@ -102,7 +124,8 @@ public final class Machine {
     /// The machine's port bus: POST codes, debug-exit, COM1, the hypercall port, the i8042, the
     /// debug console and, on the software backend, the PIC, PIT and RTC.
     static func portBus(
-        postCodes: PostCodePort, hypercallPort: HypercallPort, serialPort: SerialPort, debugConsole: Console, platform: SoftwarePlatform?
+        postCodes: PostCodePort, hypercallPort: HypercallPort, serialPort: SerialPort, debugConsole: Console, platform: SoftwarePlatform?,
+        more: [(BusRange, any BusDevice)] = []
     ) throws(BusError) -> Bus {
         try Bus(
             [
@@ -113,7 +136,7 @@ public final class Machine {
                 (BusRange(base: UInt64(I8042.dataPort), size: 1), I8042.DataPort()),
                 (BusRange(base: UInt64(I8042.commandPort), size: 1), I8042.CommandPort()),
                 (BusRange(base: UInt64(DebugConsole.port), size: DebugConsole.portCount), DebugConsole(console: debugConsole)),
-            ] + (platform?.busDevices ?? []))
+            ] + (platform?.busDevices ?? []) + more)
     }
 
     /// The same bus for the fuzz targets, with the software backend's platform and `console`
@@ -136,6 +159,9 @@ public final class Machine {
             let system = try KVMSystem(path: configuration.kvmPath)
             let vm = try system.makeVirtualMachine()
             try vm.mapMemory(memory)
+            // The PIC, PIT, I/O APIC and LAPIC in the kernel: HLT waits there, and timer
+            // interrupts never leave it. Before the vCPU, which gets its LAPIC from it.
+            try vm.createInKernelPlatform()
             let cpu = try vm.makeVirtualCPU()
             logger.debug("KVM VM ready: \(memory.regions.count) memory slot(s), \(configuration.memorySize >> 20) MiB RAM")
             return (.kvm(vm, cpu), "backend: kvm (\(configuration.kvmPath))")
@@ -154,7 +180,9 @@ public final class Machine {
     /// Runs the guest until it stops, enforcing the timeout and stopping on SIGINT/SIGTERM.
     /// A machine runs once: its first stop ends it.
     public func run() throws(MachineError) -> RunReport {
-        let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout)
+        var haltsInKernel = false
+        if case .kvm = backend { haltsInKernel = true }
+        let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout, probesHalts: haltsInKernel)
         serialInput?.start(feeding: serialPort, kicker: kicker)
         // The terminal's mode comes back on every way out of the run.
         defer { serialInput?.stop() }
