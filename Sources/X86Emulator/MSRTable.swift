@@ -46,7 +46,7 @@ extension Interpreter {
         let s = state.pointee
         switch number {
         case MSR.timeStampCounter: return timeStampCounter()
-        case MSR.apicBase: return s.apicBase
+        case MSR.apicBase where platform == nil: return s.apicBase
         case MSR.patchLevel: return 0
         case MSR.sysenterCS: return s.msrs.sysenterCS
         case MSR.sysenterESP: return s.msrs.sysenterESP
@@ -66,14 +66,17 @@ extension Interpreter {
         case MSR.hardwareConfiguration: return s.msrs.hardwareConfiguration
         case MSR.northBridgeConfiguration: return s.msrs.northBridgeConfiguration
         case MSR.interruptPendingMessage: return s.msrs.interruptPendingMessage
-        default: throw .fault(.gp())
+        default:
+            // The platform's MSRs: the APIC's, TSC deadline, kvmclock (when the machine has them).
+            guard let value = platform?.readMSR(number, tscOffset: s.tscOffset) else { throw .fault(.gp()) }
+            return value
         }
     }
 
     func writeMSR(_ number: UInt32, _ value: UInt64) throws(Interruption) {
         switch number {
-        case MSR.timeStampCounter: state.pointee.tscOffset = value &- monotonicNanoseconds()
-        case MSR.apicBase: state.pointee.apicBase = value
+        case MSR.timeStampCounter: state.pointee.tscOffset = value &- clock.nanoseconds
+        case MSR.apicBase where platform == nil: state.pointee.apicBase = value
         case MSR.patchLevel: break
         case MSR.sysenterCS: state.pointee.msrs.sysenterCS = value & 0xFFFF_FFFF
         case MSR.sysenterESP: state.pointee.msrs.sysenterESP = try canonical(value)
@@ -109,7 +112,9 @@ extension Interpreter {
             // No C1E here, so the bits Linux's erratum-400 check looks at (27-28) stay clear
             // whatever is written; the rest reads back.
             state.pointee.msrs.interruptPendingMessage = value & ~UInt64(3 << 27)
-        default: throw .fault(.gp())
+        default:
+            guard platform?.writeMSR(number, value: value, tscOffset: state.pointee.tscOffset) == true else { throw .fault(.gp()) }
+            state.pointee.stopBlock = true  // an APIC or timer change may make an interrupt due
         }
     }
 
