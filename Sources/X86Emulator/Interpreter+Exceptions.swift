@@ -31,7 +31,7 @@ extension Interpreter {
         if !s.isProtected {
             let entry = UInt64(vector) * 4
             guard entry + 3 <= UInt64(s.idt.limit) else { throw .fault(.gp(idtError)) }
-            let vectorAddress = try readLinear(s.idt.base &+ entry, size: 4)
+            let vectorAddress = try readSystem(s.idt.base &+ entry, size: 4)
             try push(s.rflags & 0xFFFF, size: 2)
             try push(UInt64(s.segment(.cs).selector), size: 2)
             try push(returnAddress & 0xFFFF, size: 2)
@@ -44,8 +44,8 @@ extension Interpreter {
         let gateSize: UInt64 = long ? 16 : 8
         let entry = UInt64(vector) * gateSize
         guard entry + gateSize - 1 <= UInt64(s.idt.limit) else { throw .fault(.gp(idtError)) }
-        let low = try readLinear(s.idt.base &+ entry, size: 8)
-        let high = long ? try readLinear(s.idt.base &+ entry &+ 8, size: 8) : 0
+        let low = try readSystem(s.idt.base &+ entry, size: 8)
+        let high = long ? try readSystem(s.idt.base &+ entry &+ 8, size: 8) : 0
         let type = (low >> 40) & 0xF
         let gateDPL = UInt8((low >> 45) & 3)
         // The SDM's order (INT n, "Operation"): gate type, then DPL for software interrupts, then
@@ -78,9 +78,9 @@ extension Interpreter {
         if long {
             var rsp = oldRSP
             if istIndex != 0 {
-                rsp = try readLinear(s.tr.base &+ 0x24 &+ UInt64(istIndex - 1) * 8, size: 8)
+                rsp = try readSystem(s.tr.base &+ 0x24 &+ UInt64(istIndex - 1) * 8, size: 8)
             } else if stackChange {
-                rsp = try readLinear(s.tr.base &+ 4 &+ UInt64(newCPL) * 8, size: 8)
+                rsp = try readSystem(s.tr.base &+ 4 &+ UInt64(newCPL) * 8, size: 8)
             }
             rsp &= ~0xF  // the CPU aligns the handler's stack to 16 bytes
             if stackChange {
@@ -101,8 +101,8 @@ extension Interpreter {
             let pushSize = gate32 ? 4 : 2
             if stackChange {
                 // Inner-level stack from the TSS (32-bit TSS: ESP0 at 4, SS0 at 8, 8 bytes per level).
-                let newESP = try readLinear(s.tr.base &+ 4 &+ UInt64(newCPL) * 8, size: 4)
-                let newSS = UInt16(try readLinear(s.tr.base &+ 8 &+ UInt64(newCPL) * 8, size: 2))
+                let newESP = try readSystem(s.tr.base &+ 4 &+ UInt64(newCPL) * 8, size: 4)
+                let newSS = UInt16(try readSystem(s.tr.base &+ 8 &+ UInt64(newCPL) * 8, size: 2))
                 var cs = codeSegment
                 cs.dpl = newCPL
                 state.pointee.setSegment(.cs, cs)  // so the SS load sees the new CPL

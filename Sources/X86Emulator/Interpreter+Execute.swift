@@ -215,8 +215,17 @@ extension Interpreter {
             let size = p.operandSize
             let offset = try pop(size: size)
             let selector = UInt16(truncatingIfNeeded: try pop(size: size))
-            try loadCodeSegment(selector)
+            let s = state.pointee
             adjustStack(by: release)
+            if s.isProtected && s.storedFlags & CPUState.vm == 0 && UInt8(selector & 3) > s.cpl {
+                // To an outer level: the caller's SS:rSP follow, and the release applies to both stacks.
+                let stackPointer = try pop(size: size)
+                let stackSelector = UInt16(truncatingIfNeeded: try pop(size: size))
+                try loadOuterLevel(cs: selector, ss: stackSelector)
+                writeRegister(4, size: stackAddressSize, rex: true, stackPointer &+ release)
+            } else {
+                try loadCodeSegment(selector, .returning)
+            }
             next = offset
         case 0xCC:
             // A fault while delivering is reported at the INT instruction itself: RIP stays.
@@ -604,15 +613,36 @@ extension Interpreter {
             let descriptor = try readDescriptor(cs)
             if descriptor >> 53 & 1 != 0 { throw .fault(.gp()) }
         }
+        // The flags follow the rules of the CPL before the return (IOPL only at CPL 0, IF only
+        // at CPL <= IOPL); they are undone if loading CS or SS faults.
         writeFlags(flags, size: size)
-        if oldCPL == 0 {
-            // CPL 0 may also restore IOPL and IF regardless (writeFlags saw CPL 0).
-        }
-        try loadCodeSegment(cs)
-        if s.is64BitMode || returnsOuter {
-            try loadSegment(.ss, ss)
-            gpr[4] = rsp
+        do {
+            if s.is64BitMode || returnsOuter {
+                try loadOuterLevel(cs: cs, ss: ss)
+                gpr[4] = rsp
+            } else {
+                try loadCodeSegment(cs, .returning)
+            }
+        } catch let error {
+            state.pointee.rflags = s.rflags
+            throw error
         }
         state.pointee.rip = rip
+    }
+
+    /// CS then SS of a far RET or IRET that returns to `cs`'s RPL, with SS checked against the
+    /// new CPL; CS is put back if SS faults, so the instruction faults as a whole. Data segments
+    /// the new level may not use become null.
+    func loadOuterLevel(cs: UInt16, ss: UInt16) throws(Interruption) {
+        let oldCPL = state.pointee.cpl
+        let oldCS = state.pointee.segments.1
+        try loadCodeSegment(cs, .returning)
+        do {
+            try loadSegment(.ss, ss)
+        } catch let error {
+            state.pointee.segments.1 = oldCS
+            throw error
+        }
+        if state.pointee.cpl > oldCPL { invalidateSegmentsForOuterLevel() }
     }
 }

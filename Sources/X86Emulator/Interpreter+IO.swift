@@ -7,10 +7,10 @@ extension Interpreter {
         let s = state.pointee
         guard s.isProtected, s.cpl > UInt8((s.rflags >> 12) & 3) || s.rflags & CPUState.vm != 0 else { return }
         guard s.tr.limit >= 0x67 else { throw .fault(.gp()) }
-        let bitmapBase = try readLinear(s.tr.base &+ 0x66, size: 2)
+        let bitmapBase = try readSystem(s.tr.base &+ 0x66, size: 2)
         let byteOffset = bitmapBase + UInt64(port / 8)
         guard byteOffset + 1 <= UInt64(s.tr.limit) else { throw .fault(.gp()) }
-        let bits = try readLinear(s.tr.base &+ byteOffset, size: 2)
+        let bits = try readSystem(s.tr.base &+ byteOffset, size: 2)
         let wanted = (UInt64(1) << UInt64(size)) - 1
         guard (bits >> UInt64(port % 8)) & wanted == 0 else { throw .fault(.gp()) }
     }

@@ -4,7 +4,7 @@ import VMCore
 extension Interpreter {
     /// The linear address of `offset` in segment `index`, with the limit check of 16/32-bit modes.
     @inline(__always)
-    func linearAddress(_ index: SegmentIndex, _ offset: UInt64, size: Int) throws(Interruption) -> UInt64 {
+    func linearAddress(_ index: SegmentIndex, _ offset: UInt64, size: Int, write: Bool = false, fetch: Bool = false) throws(Interruption) -> UInt64 {
         if state.pointee.is64BitMode {
             let base: UInt64 = index == .fs ? state.pointee.segments.4.base : (index == .gs ? state.pointee.segments.5.base : 0)
             let linear = base &+ offset
@@ -15,14 +15,20 @@ extension Interpreter {
             }
             return linear
         }
-        return try legacyLinearAddress(index, offset, size: size)
+        return try legacyLinearAddress(index, offset, size: size, write: write, fetch: fetch)
     }
 
-    /// Segmentation outside 64-bit mode: base plus offset, with the limit check.
+    /// Segmentation outside 64-bit mode: base plus offset, with the type check of protected mode
+    /// (no writes to code or read-only data, no data reads of execute-only code) and the limit
+    /// check (SDM vol. 3, 5.3 and 5.4). Real and virtual-8086 mode check only the limit.
     @inline(never)
-    func legacyLinearAddress(_ index: SegmentIndex, _ offset: UInt64, size: Int) throws(Interruption) -> UInt64 {
+    func legacyLinearAddress(_ index: SegmentIndex, _ offset: UInt64, size: Int, write: Bool, fetch: Bool) throws(Interruption) -> UInt64 {
         let segment = state.pointee.segment(index)
-        if state.pointee.isProtected && segment.unusable { throw .fault(index == .ss ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp()) }
+        if state.pointee.isProtected && state.pointee.storedFlags & CPUState.vm == 0 {
+            let code = segment.type & 8 != 0, readableOrWritable = segment.type & 2 != 0
+            let allowed = segment.isCodeOrData && !segment.unusable && (write ? !code && readableOrWritable : fetch || !code || readableOrWritable)
+            guard allowed else { throw .fault(index == .ss ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp()) }
+        }
         // Expand-down data segments (type bit 2 without the code bit) are valid above the limit.
         let expandDown = segment.isCodeOrData && segment.type & 0xC == 0x4
         let last = offset &+ UInt64(size - 1)
@@ -33,11 +39,21 @@ extension Interpreter {
     }
 
     func readSegmented(_ index: SegmentIndex, _ offset: UInt64, size: Int, fetch: Bool = false) throws(Interruption) -> UInt64 {
-        try readLinear(linearAddress(index, offset, size: size), size: size, fetch: fetch)
+        try readLinear(linearAddress(index, offset, size: size, fetch: fetch), size: size, fetch: fetch)
     }
 
     func writeSegmented(_ index: SegmentIndex, _ offset: UInt64, size: Int, _ value: UInt64) throws(Interruption) {
-        try writeLinear(linearAddress(index, offset, size: size), size: size, value)
+        try writeLinear(linearAddress(index, offset, size: size, write: true), size: size, value)
+    }
+
+    /// The implicit supervisor-mode accesses of the CPU itself (descriptor tables, the IDT, the
+    /// TSS): made with supervisor page rights whatever the CPL (SDM vol. 3, 4.6).
+    func readSystem(_ linear: UInt64, size: Int) throws(Interruption) -> UInt64 {
+        try readLinear(linear, size: size, user: false)
+    }
+
+    func writeSystem(_ linear: UInt64, size: Int, _ value: UInt64) throws(Interruption) {
+        try writeLinear(linear, size: size, user: false, value)
     }
 
     /// Reads `size` bytes at a linear address; accesses that cross a page are split into bytes.
@@ -54,7 +70,7 @@ extension Interpreter {
         {
             return loadHost(entry.hostRead, Int(linear & 0xFFF), size)
         }
-        return try readLinearSlow(linear, size: size, fetch: fetch)
+        return try readLinearSlow(linear, size: size, fetch: fetch, user: user)
     }
 
     @inline(__always)
@@ -69,21 +85,22 @@ extension Interpreter {
     }
 
     @inline(never)
-    func readLinearSlow(_ linear: UInt64, size: Int, fetch: Bool) throws(Interruption) -> UInt64 {
+    func readLinearSlow(_ linear: UInt64, size: Int, fetch: Bool, user: Bool?) throws(Interruption) -> UInt64 {
+        let user = user ?? (state.pointee.cpl == 3)
         if linear & 0xFFF + UInt64(size) > 0x1000 {
             var value: UInt64 = 0
             for index in 0..<size {
-                value |= try readLinear(linear &+ UInt64(index), size: 1, fetch: fetch) << (8 * UInt64(index))
+                value |= try readLinear(linear &+ UInt64(index), size: 1, fetch: fetch, user: user) << (8 * UInt64(index))
             }
             return value
         }
         if tlb.promote(linear >> 12) {
             let entry = tlb.lookup(linear >> 12).pointee
-            if entry.hostRead != 0 && (entry.userAllowed || state.pointee.cpl != 3) && (entry.executable || !fetch) {
+            if entry.hostRead != 0 && (entry.userAllowed || !user) && (entry.executable || !fetch) {
                 return loadHost(entry.hostRead, Int(linear & 0xFFF), size)
             }
         }
-        let physical = try translate(linear, write: false, fetch: fetch)
+        let physical = try translate(linear, write: false, fetch: fetch, user: user)
         return readPhysical(physical, size: size)
     }
 
@@ -97,7 +114,7 @@ extension Interpreter {
             storeHost(entry.hostWrite, Int(linear & 0xFFF), size, value)
             return
         }
-        try writeLinearSlow(linear, size: size, value)
+        try writeLinearSlow(linear, size: size, user: user, value)
     }
 
     @inline(__always)
@@ -112,22 +129,23 @@ extension Interpreter {
     }
 
     @inline(never)
-    func writeLinearSlow(_ linear: UInt64, size: Int, _ value: UInt64) throws(Interruption) {
+    func writeLinearSlow(_ linear: UInt64, size: Int, user: Bool?, _ value: UInt64) throws(Interruption) {
+        let user = user ?? (state.pointee.cpl == 3)
         if linear & 0xFFF + UInt64(size) > 0x1000 {
             // Translate every byte first so a fault leaves memory untouched.
             var physical: [UInt64] = []
-            for index in 0..<size { physical.append(try translate(linear &+ UInt64(index), write: true, fetch: false)) }
+            for index in 0..<size { physical.append(try translate(linear &+ UInt64(index), write: true, fetch: false, user: user)) }
             for (index, address) in physical.enumerated() { try writePhysical(address, size: 1, value >> (8 * UInt64(index))) }
             return
         }
         if tlb.promote(linear >> 12) {
             let entry = tlb.lookup(linear >> 12).pointee
-            if entry.hostWrite != 0 && (entry.userAllowed || state.pointee.cpl != 3) {
+            if entry.hostWrite != 0 && (entry.userAllowed || !user) {
                 storeHost(entry.hostWrite, Int(linear & 0xFFF), size, value)
                 return
             }
         }
-        try writePhysical(translate(linear, write: true, fetch: false), size: size, value)
+        try writePhysical(translate(linear, write: true, fetch: false, user: user), size: size, value)
     }
 
     /// RAM is read directly; anything else is MMIO, handed to the machine like a KVM MMIO exit.
@@ -167,8 +185,8 @@ extension Interpreter {
     static var pfFetch: UInt32 { 16 }
 
     /// Translates a linear address and fills the TLB with the result.
-    func translate(_ linear: UInt64, write: Bool, fetch: Bool) throws(Interruption) -> UInt64 {
-        let walk = try walk(linear, write: write, fetch: fetch)
+    func translate(_ linear: UInt64, write: Bool, fetch: Bool, user: Bool) throws(Interruption) -> UInt64 {
+        let walk = try walk(linear, write: write, fetch: fetch, user: user)
         let physicalPage = walk.physical & ~0xFFF
         var entry = TLBEntry(page: linear >> 12, physicalPage: physicalPage, userAllowed: walk.user, executable: walk.executable)
         if let region = memory.region(containing: physicalPage, length: 0x1000) {
@@ -194,10 +212,9 @@ extension Interpreter {
 
     /// Walks the page tables of the current paging mode, setting accessed and dirty bits, or
     /// raises #PF with CR2 set.
-    func walk(_ linear: UInt64, write: Bool, fetch: Bool) throws(Interruption) -> Walk {
+    func walk(_ linear: UInt64, write: Bool, fetch: Bool, user: Bool) throws(Interruption) -> Walk {
         let s = state.pointee
         guard s.isPaging else { return Walk(physical: s.isLongModeActive ? linear : linear & 0xFFFF_FFFF) }
-        let user = s.cpl == 3
         let writeProtect = s.cr0 & (1 << 16) != 0
         let nxEnabled = s.efer & (1 << 11) != 0
         var errorCode: UInt32 = (write ? Self.pfWrite : 0) | (user ? Self.pfUser : 0) | (fetch && nxEnabled ? Self.pfFetch : 0)

@@ -2,7 +2,7 @@ import VMCore
 
 /// System instructions: descriptor tables, control and debug registers, MSRs, CPUID, SYSCALL.
 extension Interpreter {
-    /// Group 6: SLDT, STR, LLDT, LTR (VERR/VERW are not implemented and raise #UD).
+    /// Group 6: SLDT, STR, LLDT, LTR, VERR, VERW.
     func group6(_ i: inout Instruction) throws(Interruption) {
         let p = i.prefixes
         let m = try decodeModRM(&i)
@@ -24,16 +24,21 @@ extension Interpreter {
                 loaded = Self.segment(fromDescriptor: low, selector: selector)
                 if state.pointee.isLongModeActive {
                     // System descriptors are 16 bytes in long mode: the next 8 hold base 63:32.
-                    let high = try readLinear(state.pointee.gdt.base &+ UInt64(selector & ~7) &+ 8, size: 8)
+                    let high = try readSystem(state.pointee.gdt.base &+ UInt64(selector & ~7) &+ 8, size: 8)
                     loaded.base |= (high & 0xFFFF_FFFF) << 32
                     guard isCanonical(loaded.base) else { throw .fault(.gp(UInt32(selector & ~3))) }
                 }
                 let expectedTypes: [UInt8] = m.reg & 7 == 2 ? [2] : [1, 9]
                 guard !loaded.isCodeOrData, expectedTypes.contains(loaded.type) else { throw .fault(.gp(UInt32(selector & ~3))) }
                 guard loaded.present else { throw .fault(Fault(vector: 11, errorCode: UInt32(selector & ~3))) }
-                if m.reg & 7 == 3 { loaded.type |= 2 }  // LTR marks the TSS busy
+                if m.reg & 7 == 3 {
+                    // LTR marks the TSS busy, in the descriptor too.
+                    loaded.type |= 2
+                    try writeSystem(descriptorAddress(selector) &+ 5, size: 1, (low >> 40) & 0xFF | 2)
+                }
             }
             if m.reg & 7 == 2 { state.pointee.ldt = loaded } else { state.pointee.tr = loaded }
+        case 4, 5: try verifySegment(m, p, write: m.reg & 7 == 5)
         default:
             throw .fault(.ud)
         }

@@ -10,6 +10,7 @@ extension Interpreter {
         switch opcode {
         case 0x00: try group6(&i)
         case 0x01: try group7(&i)
+        case 0x02, 0x03: try loadAccessRightsOrLimit(&i, limit: opcode == 0x03)
         case 0x05: return try syscall(i)
         case 0x07: return try sysret(p)
         case 0x06:

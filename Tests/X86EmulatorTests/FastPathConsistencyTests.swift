@@ -105,7 +105,7 @@ import VMCore
             do {
                 // The fetch that brought these bytes: it marks the code's page-table entries
                 // accessed, as the byte interpreter's fetch does.
-                _ = try fast.interpreter.translate(registers.rip, write: false, fetch: true)
+                _ = try fast.interpreter.translate(registers.rip, write: false, fetch: true, user: false)
                 let next = try withUnsafePointer(to: &decodedCopy) {
                     try fast.interpreter.executeDecoded($0, rip: registers.rip, mode: ChainMode(legacy: legacy, user: false))
                 }
