@@ -272,6 +272,8 @@ struct InstructionGenerator {
             case 3: return GeneratedInstruction(bytes: [0x9F], name: "lahf", reads: Self.all & ~Self.of)
             default: return GeneratedInstruction(bytes: [0x9E], name: "sahf", defines: Self.all & ~Self.of)
             }
+        case 19 where chance(50):  // segment loads and queries, invalid LOCK and removed opcodes
+            return architectureInstruction()
         default:  // PUSH/POP through the user stack
             let register = pick(Self.writable)
             let rex: [UInt8] = register >= 8 ? [0x41] : []
