@@ -182,6 +182,7 @@ extension Interpreter {
     static var pfPresent: UInt32 { 1 }
     static var pfWrite: UInt32 { 2 }
     static var pfUser: UInt32 { 4 }
+    static var pfReserved: UInt32 { 8 }
     static var pfFetch: UInt32 { 16 }
 
     /// Translates a linear address and fills the TLB with the result.
@@ -254,6 +255,14 @@ extension Interpreter {
             let entryAddress = table + index * UInt64(entrySize)
             let entry = readPhysical(entryAddress, size: entrySize)
             guard entry & 1 != 0 else { throw pageFault() }
+            // A large page: PS at the PD (2 MiB or 4 MiB with CR4.PSE); PS in a PDPTE is reserved.
+            let largePageLevel = shift == 21 || (shift == 22 && s.cr4 & (1 << 4) != 0)
+            let reserved = PagingReservedBits.mask(
+                depth: depth, longMode: s.isLongModeActive, pae: pae, nxEnabled: nxEnabled, largePage: largePageLevel && entry & 0x80 != 0)
+            guard entry & reserved == 0 else {
+                errorCode |= Self.pfPresent | Self.pfReserved
+                throw pageFault()
+            }
             if !(legacyPDPT && depth == 0) {  // PAE PDPTEs carry no access rights
                 writable = writable && entry & 2 != 0
                 userAllowed = userAllowed && entry & 4 != 0
@@ -262,8 +271,6 @@ extension Interpreter {
             entryAddresses[depth] = entryAddress
             entryValues[depth] = entry
             let isLast = depth == levelCount - 1
-            // A large page: PS at the PDPT (1 GiB, long mode) or the PD (2 MiB or 4 MiB).
-            let largePageLevel = shift == 30 && s.isLongModeActive || shift == 21 || (shift == 22 && s.cr4 & (1 << 4) != 0)
             if isLast || (largePageLevel && entry & 0x80 != 0) {
                 errorCode |= Self.pfPresent
                 if write && !writable && (user || writeProtect) { throw pageFault() }
@@ -284,8 +291,7 @@ extension Interpreter {
                 if isLast {
                     frame = entry & (pae ? 0x000F_FFFF_FFFF_F000 : 0xFFFF_F000)
                 } else if !pae {
-                    // 4 MiB page: bits 13-20 extend the frame above 4 GiB (PSE-36); kept below.
-                    frame = entry & 0xFFC0_0000
+                    frame = entry & 0xFFC0_0000  // a 4 MiB page (no PSE-36: bits 21:13 are reserved)
                 } else {
                     frame = entry & 0x000F_FFFF_FFFF_F000 & ~pageMask
                 }

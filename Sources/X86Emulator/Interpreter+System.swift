@@ -131,7 +131,12 @@ extension Interpreter {
             cr0 &= 0xFFFF_FFFF
             state.pointee.cr0 = cr0
         case 2: state.pointee.cr2 = value
-        case 3: state.pointee.cr3 = value
+        case 3:
+            // In long mode bits 63:52 and those above the physical-address width are reserved.
+            if state.pointee.isLongModeActive && value & (PagingReservedBits.aboveAddressWidth | 0xFFF0_0000_0000_0000) != 0 {
+                throw .fault(.gp())
+            }
+            state.pointee.cr3 = value
         case 4:
             if state.pointee.isLongModeActive && value & ControlBits.cr4PhysicalAddressExtension == 0 { throw .fault(.gp()) }
             // Only the bits of the documented CPU model may be set (VME, PVI, TSD, DE, PSE, PAE, PGE, OSFXSR...).
