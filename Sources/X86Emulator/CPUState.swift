@@ -29,6 +29,12 @@ struct CPUState {
     /// Set by STI (when it sets IF) and by MOV SS/POP SS: no interrupt is taken before the next
     /// instruction completes (SDM vol. 3, 6.8.3, and STI's "Operation").
     var interruptShadow = false
+    /// Single-stepping for the debug architecture (Interpreter+Debug.swift): whether data
+    /// accesses are checked against DR0-DR3, the DR6 bits they hit, and whether the instruction
+    /// delivered INT n/INT3/INTO (which is not single-step trapped).
+    var watchingData = false
+    var dataBreakpointHits: UInt64 = 0
+    var softwareInterruptDelivered = false
     /// Set when an NMI is delivered, cleared by the next IRET: NMIs do not nest.
     var nmiBlocked = false
     var segments: (Segment, Segment, Segment, Segment, Segment, Segment) = (Segment(), Segment(), Segment(), Segment(), Segment(), Segment())
@@ -45,7 +51,7 @@ struct CPUState {
     /// The floating-point units: x87 (and MMX, which aliases it) and SSE.
     var x87 = X87State()
     var sse = SSEState()
-    var dr: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0x0FFF_0FF0, 0x400)
+    var dr: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0xFFFF_0FF0, 0x400)
 
     // RFLAGS bits.
     static let cf: UInt64 = 1 << 0, pf: UInt64 = 1 << 2, af: UInt64 = 1 << 4, zf: UInt64 = 1 << 6

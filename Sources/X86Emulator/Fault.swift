@@ -13,6 +13,14 @@ struct Fault: Sendable {
     static let de = Fault(vector: divideError, errorCode: nil)
     static func gp(_ code: UInt32 = 0) -> Fault { Fault(vector: generalProtection, errorCode: code) }
 
+    /// Exceptions of the fault class, after which the instruction restarts (SDM vol. 3, table 6-1).
+    static func isFaultClass(_ vector: UInt8) -> Bool {
+        switch vector {
+        case 0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20: return true
+        default: return false
+        }
+    }
+
     /// Contributory exceptions: two in a row make a double fault (SDM vol. 3, table 6-5).
     static func isContributory(_ vector: UInt8) -> Bool {
         switch vector {

@@ -12,7 +12,10 @@ extension Interpreter {
     /// the Swift runtime: no allocation, reference counting, exclusivity checks or generics.
     @inline(never)
     func runBlocks(_ retired: inout UInt64, limit: UInt64) throws(Interruption) {
-        if state.pointee.is64BitMode {
+        if debugActive {
+            try debugStep()
+            retired &+= 1
+        } else if state.pointee.is64BitMode {
             try runChain(&retired, limit: limit, legacy: false)
         } else if state.isFlat32 {
             try runFlat32Blocks(&retired, limit: limit)

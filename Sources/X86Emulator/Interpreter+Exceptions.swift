@@ -5,8 +5,12 @@ extension Interpreter {
     /// Delivers `fault` with the double-fault and triple-fault rules: a contributory exception
     /// (or #PF) while delivering another escalates to #DF, and any fault while delivering #DF
     /// shuts the machine down.
-    func raise(_ fault: Fault, returnAddress: UInt64) throws(Interruption) {
+    func raise(_ fault: Fault, returnAddress: UInt64, external: Bool = false) throws(Interruption) {
         var current = fault
+        // Faults push RFLAGS with RF set, so that IRET re-runs the instruction without hitting
+        // its instruction breakpoint again (SDM vol. 3, 17.3.1.1); traps, aborts, interrupts and
+        // #DB itself (an instruction breakpoint's handler sets RF) push it as it is.
+        if !external && Fault.isFaultClass(fault.vector) { state.pointee.rflags |= CPUState.rf }
         while true {
             do {
                 try deliver(vector: current.vector, errorCode: current.errorCode, returnAddress: returnAddress, software: false)
@@ -26,6 +30,7 @@ extension Interpreter {
     /// Pushes the interrupted state and enters the handler for `vector`. `software` marks INT n,
     /// whose gate DPL is checked against CPL.
     func deliver(vector: UInt8, errorCode: UInt32?, returnAddress: UInt64, software: Bool) throws(Interruption) {
+        if software { state.pointee.softwareInterruptDelivered = true }
         let s = state.pointee
         let idtError = UInt32(vector) * 8 + 2 + (software ? 0 : 1)
         if !s.isProtected {

@@ -559,11 +559,13 @@ extension Interpreter {
         if s.rflags & CPUState.vm != 0 && (s.rflags >> 12) & 3 < 3 { throw .fault(.gp()) }
     }
 
-    /// POPF/IRET flag rules: IOPL changes only at CPL 0, IF only when CPL <= IOPL; VM, RF and the
-    /// reserved bits stay as they are; bit 1 is always set.
-    func writeFlags(_ value: UInt64, size: Int) {
+    /// POPF/IRET flag rules: IOPL changes only at CPL 0, IF only when CPL <= IOPL; VM and the
+    /// reserved bits stay as they are, RF too except for IRET (`resume`), which loads it so that a
+    /// handler can return past an instruction breakpoint; bit 1 is always set.
+    func writeFlags(_ value: UInt64, size: Int, resume: Bool = false) {
         let s = state.pointee
         var changeable: UInt64 = CPUState.arithmeticFlags | CPUState.tf | CPUState.df | CPUState.nt | CPUState.ac | CPUState.id
+        if resume { changeable |= CPUState.rf }
         if s.cpl == 0 { changeable |= CPUState.iopl }
         if !s.isProtected || s.cpl <= UInt8((s.rflags >> 12) & 3) { changeable |= CPUState.ifl }
         changeable &= mask(size)
@@ -615,7 +617,7 @@ extension Interpreter {
         }
         // The flags follow the rules of the CPL before the return (IOPL only at CPL 0, IF only
         // at CPL <= IOPL); they are undone if loading CS or SS faults.
-        writeFlags(flags, size: size)
+        writeFlags(flags, size: size, resume: true)
         do {
             if s.is64BitMode || returnsOuter {
                 try loadOuterLevel(cs: cs, ss: ss)

@@ -39,11 +39,15 @@ extension Interpreter {
     }
 
     func readSegmented(_ index: SegmentIndex, _ offset: UInt64, size: Int, fetch: Bool = false) throws(Interruption) -> UInt64 {
-        try readLinear(linearAddress(index, offset, size: size, fetch: fetch), size: size, fetch: fetch)
+        let linear = try linearAddress(index, offset, size: size, fetch: fetch)
+        if state.pointee.watchingData && !fetch { noteDataAccess(linear, size: size, write: false) }
+        return try readLinear(linear, size: size, fetch: fetch)
     }
 
     func writeSegmented(_ index: SegmentIndex, _ offset: UInt64, size: Int, _ value: UInt64) throws(Interruption) {
-        try writeLinear(linearAddress(index, offset, size: size, write: true), size: size, value)
+        let linear = try linearAddress(index, offset, size: size, write: true)
+        if state.pointee.watchingData { noteDataAccess(linear, size: size, write: true) }
+        try writeLinear(linear, size: size, value)
     }
 
     /// The implicit supervisor-mode accesses of the CPU itself (descriptor tables, the IDT, the

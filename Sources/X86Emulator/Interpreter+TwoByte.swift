@@ -25,16 +25,7 @@ extension Interpreter {
             guard !(try decodeModRM(&i)).isRegister else { throw .fault(.ud) }
         case 0x18...0x1F: _ = try decodeModRM(&i)  // hint NOPs and prefetches
         case 0x20, 0x22: try moveControlRegister(&i, toCR: opcode == 0x22)
-        case 0x21, 0x23:
-            try requireCPL0()
-            let m = try decodeModRM(&i)
-            guard case .register(let index) = m.operand else { throw .fault(.ud) }
-            let number = m.reg & 7
-            if opcode == 0x21 {
-                writeRegister(index, size: state.pointee.is64BitMode ? 8 : 4, rex: true, debugRegister(number))
-            } else {
-                setDebugRegister(number, gpr[index])
-            }
+        case 0x21, 0x23: try moveDebugRegister(&i, toDR: opcode == 0x23)
         case 0x30:  // WRMSR
             try requireCPL0()
             let value = gpr[2] << 32 | gpr[0] & 0xFFFF_FFFF

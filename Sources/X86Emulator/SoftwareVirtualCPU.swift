@@ -125,12 +125,12 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         if !state.pointee.nmiBlocked && interrupts.acknowledgeNMI() {
             state.pointee.nmiBlocked = true
             statisticsStorage.pointee.interruptsDelivered &+= 1
-            try interpreter.raise(Fault(vector: 2, errorCode: nil), returnAddress: state.pointee.rip)
+            try interpreter.raise(Fault(vector: 2, errorCode: nil), returnAddress: state.pointee.rip, external: true)
             return
         }
         guard state.pointee.flag(CPUState.ifl), let vector = interrupts.acknowledgeInterrupt() else { return }
         statisticsStorage.pointee.interruptsDelivered &+= 1
-        try interpreter.raise(Fault(vector: vector, errorCode: nil), returnAddress: state.pointee.rip)
+        try interpreter.raise(Fault(vector: vector, errorCode: nil), returnAddress: state.pointee.rip, external: true)
     }
 
     /// Runs like `run(io:kicker:)` but for at most about `instructionLimit` instructions and
