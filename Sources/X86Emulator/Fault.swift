@@ -7,7 +7,7 @@ struct Fault: Sendable {
 
     static let divideError: UInt8 = 0, debug: UInt8 = 1, breakpoint: UInt8 = 3, overflow: UInt8 = 4, boundRange: UInt8 = 5
     static let invalidOpcode: UInt8 = 6, doubleFault: UInt8 = 8, generalProtection: UInt8 = 13
-    static let segmentNotPresent: UInt8 = 11, stackFault: UInt8 = 12, pageFault: UInt8 = 14
+    static let invalidTSS: UInt8 = 10, segmentNotPresent: UInt8 = 11, stackFault: UInt8 = 12, pageFault: UInt8 = 14
 
     static let ud = Fault(vector: invalidOpcode, errorCode: nil)
     static let de = Fault(vector: divideError, errorCode: nil)

@@ -11,6 +11,9 @@ extension Interpreter {
         // its instruction breakpoint again (SDM vol. 3, 17.3.1.1); traps, aborts, interrupts and
         // #DB itself (an instruction breakpoint's handler sets RF) push it as it is.
         if !external && Fault.isFaultClass(fault.vector) { state.pointee.rflags |= CPUState.rf }
+        // A delivery that faults part-way leaves no trace: the next attempt (the second exception,
+        // or #DF) starts from the interrupted state, as the CPU's does.
+        let interrupted = (stackPointer: gpr[4], cs: state.pointee.segments.1, ss: state.pointee.segments.2, flags: state.pointee.rflags)
         while true {
             do {
                 try deliver(vector: current.vector, errorCode: current.errorCode, returnAddress: returnAddress, software: false)
@@ -18,6 +21,10 @@ extension Interpreter {
             } catch .stop(let reason) {
                 throw .stop(reason)
             } catch .fault(let next) {
+                gpr[4] = interrupted.stackPointer
+                state.pointee.segments.1 = interrupted.cs
+                state.pointee.segments.2 = interrupted.ss
+                state.pointee.rflags = interrupted.flags
                 if current.vector == Fault.doubleFault { throw .stop(.shutdown) }
                 let escalate =
                     (Fault.isContributory(current.vector) && Fault.isContributory(next.vector))
@@ -25,6 +32,13 @@ extension Interpreter {
                 current = escalate ? Fault(vector: Fault.doubleFault, errorCode: 0) : next
             }
         }
+    }
+
+    /// `error` with EXT set in its error code, when it is a fault with a selector error code.
+    static func addingEXT(_ ext: UInt32, to error: Interruption) -> Interruption {
+        guard case .fault(var fault) = error, let code = fault.errorCode, fault.vector != Fault.pageFault else { return error }
+        fault.errorCode = code | ext
+        return .fault(fault)
     }
 
     /// Pushes the interrupted state and enters the handler for `vector`. `software` marks INT n,
@@ -69,10 +83,19 @@ extension Interpreter {
         if long { target |= (high & 0xFFFF_FFFF) << 32 }
         if !gate32 { target &= 0xFFFF }
 
-        guard selector & ~3 != 0 else { throw .fault(.gp(0)) }
-        let codeSegment = Self.segment(fromDescriptor: try readDescriptor(selector), selector: selector)
-        guard codeSegment.isCodeOrData, codeSegment.type & 8 != 0 else { throw .fault(.gp(UInt32(selector & ~3))) }
-        guard codeSegment.present else { throw .fault(Fault(vector: 11, errorCode: UInt32(selector & ~3))) }
+        // Error codes of faults while delivering an exception or external interrupt carry EXT
+        // (bit 0); those of INT n do not (SDM vol. 3, 6.13).
+        let ext: UInt32 = software ? 0 : 1
+        guard selector & ~3 != 0 else { throw .fault(.gp(ext)) }
+        let descriptor: UInt64
+        do {
+            descriptor = try readDescriptor(selector)
+        } catch let error {
+            throw Self.addingEXT(ext, to: error)
+        }
+        let codeSegment = Self.segment(fromDescriptor: descriptor, selector: selector)
+        guard codeSegment.isCodeOrData, codeSegment.type & 8 != 0 else { throw .fault(.gp(Self.selectorError(selector) | ext)) }
+        guard codeSegment.present else { throw .fault(Fault(vector: Fault.segmentNotPresent, errorCode: Self.selectorError(selector) | ext)) }
         let newCPL = codeSegment.type & 4 != 0 ? s.cpl : codeSegment.dpl
         guard newCPL <= s.cpl else { throw .fault(.gp(UInt32(selector & ~3))) }
 
@@ -111,7 +134,13 @@ extension Interpreter {
                 var cs = codeSegment
                 cs.dpl = newCPL
                 state.pointee.setSegment(.cs, cs)  // so the SS load sees the new CPL
-                try loadSegment(.ss, newSS)
+                do {
+                    try loadSegment(.ss, newSS)
+                } catch let error {
+                    // A bad SS from the TSS is #TS(SS), a non-present one #SS(SS) (SDM vol. 3, 6.12.1).
+                    guard case .fault(let fault) = error, fault.vector == Fault.generalProtection else { throw Self.addingEXT(ext, to: error) }
+                    throw .fault(Fault(vector: Fault.invalidTSS, errorCode: Self.selectorError(newSS) | ext))
+                }
                 gpr[4] = newESP
                 try push(oldSS, size: pushSize)
                 try push(oldRSP, size: pushSize)
