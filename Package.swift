@@ -20,6 +20,7 @@ let package = Package(
         // C for the seccomp filter: the variadic prctl/syscall calls and the async-signal-safe
         // SIGSYS reporter.
         .target(name: "CSandbox", path: "CSandbox"),
+        .target(name: "CHostTime", path: "CHostTime"),
         .target(name: "Sandbox", dependencies: ["CSandbox"]),
         .target(name: "VMCore"),
         .target(name: "Devices", dependencies: ["VMCore"]),
@@ -36,7 +37,7 @@ let package = Package(
         .target(
             name: "Machine",
             dependencies: [
-                "VMCore", "Devices", "KVM", "X86Emulator", "Boot", "Sandbox", "CSandbox",
+                "VMCore", "Devices", "KVM", "X86Emulator", "Boot", "Sandbox", "CSandbox", "CHostTime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
