@@ -151,10 +151,7 @@ extension Interpreter {
             if state.pointee.is64BitMode { throw .fault(.ud) }
             let offset = try fetch(&i, size: os)
             let selector = UInt16(try fetch(&i, size: 2))
-            try push(UInt64(state.pointee.segment(.cs).selector), size: os)
-            try push(i.cursor, size: os)
-            try loadCodeSegment(selector)
-            next = offset
+            next = try farTransfer(to: selector, offset: offset, call: true, size: os, returnAddress: i.cursor)
         case 0x9C:  // PUSHF
             try checkIOPLForFlags()
             let size = stackOperandSize(p)
@@ -287,8 +284,7 @@ extension Interpreter {
             if state.pointee.is64BitMode { throw .fault(.ud) }
             let offset = try fetch(&i, size: os)
             let selector = UInt16(try fetch(&i, size: 2))
-            try loadCodeSegment(selector)
-            next = offset
+            next = try farTransfer(to: selector, offset: offset, call: false, size: os, returnAddress: i.cursor)
         case 0xC4, 0xC5:  // LES, LDS (VEX prefixes in 64-bit mode, which this CPU model lacks)
             if state.pointee.is64BitMode { throw .fault(.ud) }
             let m = try decodeModRM(&i)
@@ -406,12 +402,7 @@ extension Interpreter {
             let offsetSize = p.rexW ? 8 : size
             let target = try readSegmented(segment, offset, size: offsetSize)
             let selector = UInt16(try readSegmented(segment, offset &+ UInt64(offsetSize), size: 2))
-            if operation == 3 {
-                try push(UInt64(state.pointee.segment(.cs).selector), size: offsetSize)
-                try push(i.cursor, size: offsetSize)
-            }
-            try loadCodeSegment(selector)
-            return target
+            return try farTransfer(to: selector, offset: target, call: operation == 3, size: offsetSize, returnAddress: i.cursor)
         case 6:
             let pushSize = stackOperandSize(p)
             try push(try read(m.operand, size: pushSize, p), size: pushSize)
