@@ -1,12 +1,6 @@
 /// Arithmetic with exact flags: the common operations keep them lazily (`LazyFlags`), the rest
 /// compute them at once.
 extension Interpreter {
-    /// ADC and SBB: they read CF, so their flags are computed at once (see `alu` for the rest).
-    func addOrSubtractWithCarry(_ operation: UInt8, _ a: UInt64, _ b: UInt64, size: Int) -> UInt64 {
-        let carryIn: UInt64 = state.pointee.flag(CPUState.cf) ? 1 : 0
-        return operation == 2 ? add(a, b, carry: carryIn, size: size) : subtract(a, b, borrow: carryIn, size: size)
-    }
-
     func add(_ a: UInt64, _ b: UInt64, carry: UInt64, size: Int) -> UInt64 {
         let m = mask(size)
         let a = a & m, b = b & m
@@ -78,7 +72,10 @@ extension Interpreter {
         guard count != 0 else { return value & m }
         let value = value & m
         // The flags in a local copy (copying the whole CPUState here cost a memmove per shift).
-        var s = FlagWord(state.pointee.rflags)
+        // SHL/SHR/SAR with a count set every arithmetic flag, so the lazy flags of the previous
+        // instruction are dropped unread rather than computed (in `mov; shr; adc` they were, a
+        // sixth of that loop's time); the rotates keep some of them and need them.
+        var s = FlagWord(operation >= 4 ? state.pointee.storedFlags : state.pointee.rflags)
         var result: UInt64
         switch operation {
         case 0:  // ROL
@@ -140,7 +137,8 @@ extension Interpreter {
     // MARK: - Lazily kept flags
 
     /// The eight classic ALU operations, in their opcode order (ADD OR ADC SBB AND SUB XOR CMP),
-    /// keeping the flags lazily (ADC and SBB read CF, so they compute them at once).
+    /// keeping the flags lazily; ADC and SBB read CF from the lazy state without materializing the
+    /// rest (in `shr; adc` the flags of the shift are never computed beyond CF).
     @_transparent
     func alu(_ operation: UInt8, _ a: UInt64, _ b: UInt64, size: Int, mask m: UInt64? = nil) -> UInt64 {
         let m = m ?? mask(size)
@@ -163,8 +161,16 @@ extension Interpreter {
         case 6:
             result = a ^ b
             kind = .logic
-        default:
-            return addOrSubtractWithCarry(operation, a, b, size: size)
+        default:  // ADC (2), SBB (3)
+            let carryIn = state.pointee.lazyFlags.carry(storedCarry: state.pointee.storedFlags & CPUState.cf != 0)
+            let carry: UInt64 = carryIn ? 1 : 0
+            if operation == 2 {
+                result = (a &+ b &+ carry) & m
+                kind = carryIn ? .addWithCarry : .add
+            } else {
+                result = (a &- b &- carry) & m
+                kind = carryIn ? .subtractWithBorrow : .subtract
+            }
         }
         state.pointee.lazyFlags = LazyFlags(kind: kind, size: UInt8(size), a: a, b: b, result: result)
         return result

@@ -8,6 +8,9 @@ struct LazyFlags {
         case add, subtract, logic
         /// INC/DEC: as ADD/SUB of 1, but CF is the stored one.
         case increment, decrement
+        /// ADC/SBB with a carry-in of 1 (with 0 they are `add`/`subtract`): the carry-in is part of
+        /// the kind, so carry-chain loops keep their flags lazy too.
+        case addWithCarry, subtractWithBorrow
     }
 
     var kind = Kind.none
@@ -28,13 +31,15 @@ struct LazyFlags {
         if kind == .add { return result < a }
         if kind == .subtract { return a < b }
         if kind == .logic { return false }
+        if kind == .addWithCarry { return result <= a }  // a + b + 1 wrapped
+        if kind == .subtractWithBorrow { return a <= b }  // a - b - 1 borrowed
         return storedCarry  // INC, DEC, or flags already stored
     }
 
     @inline(__always) var overflow: Bool {
         switch kind {
-        case .add, .increment: return (a ^ result) & (b ^ result) & signMask != 0
-        case .subtract, .decrement: return (a ^ b) & (a ^ result) & signMask != 0
+        case .add, .increment, .addWithCarry: return (a ^ result) & (b ^ result) & signMask != 0
+        case .subtract, .decrement, .subtractWithBorrow: return (a ^ b) & (a ^ result) & signMask != 0
         case .logic, .none: return false
         }
     }
