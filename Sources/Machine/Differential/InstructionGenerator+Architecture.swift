@@ -14,7 +14,12 @@ import VMCore
 /// RDPMC (the host's CPUID and CR4.PCE, not the model's), 62/C4/C5 (EVEX/VEX prefixes on the host).
 extension InstructionGenerator {
     mutating func architectureInstruction() -> GeneratedInstruction {
-        switch random.next() % 5 {
+        switch random.next() % 6 {
+        case 5:
+            // POPF setting TF: the single-step #DB comes after the instruction that follows POPF.
+            return GeneratedInstruction(
+                bytes: [0x9C, 0x48, 0x81, 0x0C, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9D, 0x90], name: "pushf; or [rsp], TF; popf; nop",
+                reads: Self.all)
         case 0, 1: return segmentLoad()
         case 2: return segmentQuery()
         case 3:
