@@ -17,6 +17,9 @@ struct Interpreter {
     let codeCache: CodeCache
     /// The general registers' storage inside `state`, for access without copying the state.
     let gpr: UnsafeMutablePointer<UInt64>
+    /// XMM0-15 inside `state`, two quadwords each (low first), and the x87 data registers R0-R7.
+    let xmmStorage: UnsafeMutablePointer<UInt64>
+    let x87Storage: UnsafeMutableRawPointer
 
     init(
         state: UnsafeMutablePointer<CPUState>, memory: GuestMemory, io: any GuestIO, statistics: UnsafeMutablePointer<CPUStatistics>,
@@ -30,6 +33,8 @@ struct Interpreter {
         self.tlb = tlb
         self.codeCache = codeCache
         gpr = (UnsafeMutableRawPointer(state) + MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!).assumingMemoryBound(to: UInt64.self)
+        xmmStorage = (UnsafeMutableRawPointer(state) + MemoryLayout<CPUState>.offset(of: \CPUState.sse.xmm)!).assumingMemoryBound(to: UInt64.self)
+        x87Storage = UnsafeMutableRawPointer(state) + MemoryLayout<CPUState>.offset(of: \CPUState.x87.registers)!
     }
 
     /// Decoding state of the current instruction.

@@ -1,0 +1,34 @@
+import CSSE
+import VMCore
+
+/// MXCSR's exception flags after an SSE instruction ran on the host with every exception masked
+/// (SDM vol. 1, 11.5.1-11.5.3).
+extension Interpreter {
+    /// Invalid operation, denormal operand, divide by zero: found before the computation.
+    static let preComputationExceptions: UInt32 = 0x7
+
+    /// Records the flags `raised` by an instruction whose result is ready. Masked exceptions just
+    /// set their flags and the result is written (the caller does it after this returns). An
+    /// unmasked one leaves the destination alone and raises #XM (or #UD when CR4.OSXMMEXCPT is
+    /// clear); its flags are set, with only the pre-computation ones when one of those is
+    /// unmasked, as then the computation never happens.
+    func commitSIMDFlags(_ raised: UInt32) throws(Interruption) {
+        let masks = (mxcsr >> 7) & 0x3F
+        guard raised & ~masks != 0 else {
+            mxcsr |= raised
+            return
+        }
+        let pre = raised & Self.preComputationExceptions
+        mxcsr |= pre & ~masks != 0 ? pre : raised
+        if state.pointee.cr4 & Self.cr4OSXMMEXCPT == 0 { throw .fault(.ud) }
+        throw .fault(Fault(vector: Self.simdException, errorCode: nil))
+    }
+
+    /// `op destination, source` on the host; the destination changes only if no unmasked
+    /// exception occurred.
+    func hostBinary(_ op: csse_binary_op, _ destination: inout csse_xmm, _ source: csse_xmm) throws(Interruption) {
+        var result = destination
+        try commitSIMDFlags(csse_binary(op, &result, source, mxcsr))
+        destination = result
+    }
+}
