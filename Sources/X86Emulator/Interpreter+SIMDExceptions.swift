@@ -18,6 +18,11 @@ extension Interpreter {
             mxcsr |= raised
             return
         }
+        // An unmasked pre-computation exception stops the computation: only those flags are set.
+        // Otherwise every flag the computation raised is set. (Not modelled: with overflow or
+        // underflow unmasked the CPU rounds to an unbounded exponent, so its inexact flag, and
+        // underflow on an exact tiny result, can differ from the masked run's; the differential
+        // tester leaves OM and UM masked for that reason.)
         let pre = raised & Self.preComputationExceptions
         mxcsr |= pre & ~masks != 0 ? pre : raised
         if state.pointee.cr4 & Self.cr4OSXMMEXCPT == 0 { throw .fault(.ud) }
