@@ -20,6 +20,7 @@ let package = Package(
         // C for the seccomp filter: the variadic prctl/syscall calls and the async-signal-safe
         // SIGSYS reporter.
         .target(name: "CSandbox", path: "CSandbox"),
+        .target(name: "CHostTime", path: "CHostTime"),
         .target(name: "Sandbox", dependencies: ["CSandbox"]),
         // The host SSE instructions the emulator runs with the guest's MXCSR (bit-exact results
         // and flags, all four rounding modes, DAZ/FTZ): one inline-asm statement per instruction.
@@ -39,7 +40,7 @@ let package = Package(
         .target(
             name: "Machine",
             dependencies: [
-                "VMCore", "Devices", "KVM", "X86Emulator", "Boot", "Sandbox", "CSandbox",
+                "VMCore", "Devices", "KVM", "X86Emulator", "Boot", "Sandbox", "CSandbox", "CHostTime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),

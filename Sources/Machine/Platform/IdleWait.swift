@@ -1,3 +1,4 @@
+import CHostTime
 import Synchronization
 import VMCore
 
@@ -42,14 +43,14 @@ final class IdleWait: Sendable {
         sleeping.store(true, ordering: .sequentiallyConsistent)
         defer { sleeping.store(false, ordering: .relaxed) }
         if awake() { return }
-        var timeout: Int32 = -1
+        var fds = [pollfd(fd: pipe.read, events: Int16(POLLIN), revents: 0), pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0)]
+        var timeout: Int64 = -1
         if let deadline {
             let now = clock.nanoseconds
             guard deadline > now else { return }
-            timeout = Int32(clamping: (deadline - now + 999_999) / 1_000_000)
+            timeout = Int64(min(deadline - now, 3_600_000_000_000))
         }
-        var fds = [pollfd(fd: pipe.read, events: Int16(POLLIN), revents: 0), pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0)]
-        _ = poll(&fds, 2, timeout)
+        _ = chosttime_poll_nanoseconds(&fds, 2, timeout)
         if fds[0].revents != 0 {
             var drain = [UInt8](repeating: 0, count: 64)
             _ = read(pipe.read, &drain, drain.count)
