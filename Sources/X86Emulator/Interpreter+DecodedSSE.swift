@@ -38,30 +38,26 @@ extension Interpreter {
         case .mediaBinary:
             let size = Int(d.pointee.subop)
             let source = memory ? try loadDecoded(d, next: next, mode: mode, size: size, aligned: size == 16) : xmm(rm)
-            var destination = xmm(reg)
-            try hostBinary(csse_binary_op(rawValue: UInt32(truncatingIfNeeded: d.pointee.immediate)), &destination, source)
-            setXMM(reg, destination)
+            setXMM(reg, try hostOperation(csse_binary_op(rawValue: UInt32(truncatingIfNeeded: d.pointee.immediate)), xmm(reg), source))
         case .moveMaskBytes:
             let value = xmm(rm)
             gpr[reg] = UInt64(byteSignMask(value.low)) | UInt64(byteSignMask(value.high)) << 8
         case .compareScalarFlags:
             let size = Int(d.pointee.subop)
             let source = memory ? try loadDecoded(d, next: next, mode: mode, size: size, aligned: false) : xmm(rm)
-            var flags: UInt64 = 0
-            try commitSIMDFlags(csse_compare_flags(Int32(d.pointee.immediate), xmm(reg), source, mxcsr, &flags))
-            state.pointee.rflags = state.pointee.rflags & ~CPUState.arithmeticFlags | flags & (CPUState.zf | CPUState.pf | CPUState.cf)
+            try commitSIMDFlags(csse_compare_flags(Int32(d.pointee.immediate), xmm(reg), source, mxcsr, hostValue))
+            state.pointee.rflags = state.pointee.rflags & ~CPUState.arithmeticFlags | hostValue.pointee & (CPUState.zf | CPUState.pf | CPUState.cf)
         case .convertToFloat:
             let size = Int(d.pointee.size)
             let value = try readOperand(d, size: size, next: next, mode: mode)
-            var result = xmm(reg)
-            try commitSIMDFlags(csse_from_integer(Int32(d.pointee.immediate), size == 8 ? 1 : 0, &result, value, mxcsr))
-            setXMM(reg, result)
+            hostResult.pointee = xmm(reg)
+            try commitSIMDFlags(csse_from_integer(Int32(d.pointee.immediate), size == 8 ? 1 : 0, hostResult, value, mxcsr))
+            setXMM(reg, hostResult.pointee)
         case .convertToInteger:
             let sourceSize = Int(d.pointee.subop), size = Int(d.pointee.size)
             let source = memory ? try loadDecoded(d, next: next, mode: mode, size: sourceSize, aligned: false) : xmm(rm)
-            var result: UInt64 = 0
-            try commitSIMDFlags(csse_to_integer(Int32(d.pointee.immediate), size == 8 ? 1 : 0, source, mxcsr, &result))
-            writeRegister(reg, size: size, rex: true, result)
+            try commitSIMDFlags(csse_to_integer(Int32(d.pointee.immediate), size == 8 ? 1 : 0, source, mxcsr, hostValue))
+            writeRegister(reg, size: size, rex: true, hostValue.pointee)
         case .moveToXMM:
             let size = Int(d.pointee.size)
             setXMM(reg, csse_xmm(low: try readOperand(d, size: size, next: next, mode: mode) & mask(size), high: 0))

@@ -12,6 +12,7 @@ extension Interpreter {
     /// unmasked one leaves the destination alone and raises #XM (or #UD when CR4.OSXMMEXCPT is
     /// clear); its flags are set, with only the pre-computation ones when one of those is
     /// unmasked, as then the computation never happens.
+    @inline(__always)
     func commitSIMDFlags(_ raised: UInt32) throws(Interruption) {
         let masks = (mxcsr >> 7) & 0x3F
         guard raised & ~masks != 0 else {
@@ -25,15 +26,24 @@ extension Interpreter {
         // tester leaves OM and UM masked for that reason.)
         let pre = raised & Self.preComputationExceptions
         mxcsr |= pre & ~masks != 0 ? pre : raised
-        if state.pointee.cr4 & Self.cr4OSXMMEXCPT == 0 { throw .fault(.ud) }
-        throw .fault(Fault(vector: Self.simdException, errorCode: nil))
+        // One throw site: this function is on the decoded-block path (scripts/check-hot-path).
+        let vector = state.pointee.cr4 & Self.cr4OSXMMEXCPT == 0 ? Fault.invalidOpcode : Self.simdException
+        throw .fault(Fault(vector: vector, errorCode: nil))
     }
 
     /// `op destination, source` on the host; the destination changes only if no unmasked
     /// exception occurred.
+    @inline(__always)
     func hostBinary(_ op: csse_binary_op, _ destination: inout csse_xmm, _ source: csse_xmm) throws(Interruption) {
-        var result = destination
-        try commitSIMDFlags(csse_binary(op, &result, source, mxcsr))
-        destination = result
+        destination = try hostOperation(op, destination, source)
+    }
+
+    /// The result of `op destination, source` on the host. It goes to a slot in the state, not a
+    /// local: a local whose address C code gets would make the compiler add a stack protector
+    /// check (a libc call) on the hot path.
+    func hostOperation(_ op: csse_binary_op, _ destination: csse_xmm, _ source: csse_xmm) throws(Interruption) -> csse_xmm {
+        hostResult.pointee = destination
+        try commitSIMDFlags(csse_binary(op, hostResult, source, mxcsr))
+        return hostResult.pointee
     }
 }

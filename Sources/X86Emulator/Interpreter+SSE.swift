@@ -5,8 +5,9 @@ import VMCore
 /// arithmetic through `mediaArithmetic`, which runs the host instruction.
 extension Interpreter {
     /// The mandatory-prefix column of an SSE opcode; F3 and F2 take precedence over 66.
-    enum MediaColumn {
-        case none, operandSize, repeatPrefix, repeatNotEqual
+    enum MediaColumn: Int {
+        case none = 0
+        case operandSize, repeatPrefix, repeatNotEqual
     }
 
     func mediaColumn(_ p: Prefixes) -> MediaColumn {
@@ -45,13 +46,7 @@ extension Interpreter {
         case 0xC2:
             try requireSSE()
             let m = try decodeModRM(&i, immediateSize: 1)
-            let kind: Int32
-            switch column {
-            case .none: kind = 0
-            case .operandSize: kind = 1
-            case .repeatPrefix: kind = 2
-            case .repeatNotEqual: kind = 3
-            }
+            let kind = Int32(column.rawValue)  // ps, pd, ss, sd
             let source = try xmmSource(m, size: kind == 2 ? 4 : (kind == 3 ? 8 : 16), aligned: kind < 2)
             let predicate = Int32(try fetch8(&i))
             var result = xmm(m.reg)
@@ -100,23 +95,17 @@ extension Interpreter {
             } else {
                 try writeXMMDestination(m, size: scalarSize, aligned: false, xmm(m.reg))
             }
-        case (0x12, .none), (0x12, .operandSize):  // MOVLPS/MOVLPD load; MOVHLPS
+        case (0x12, .none), (0x12, .operandSize), (0x16, .none), (0x16, .operandSize):
+            // MOVLPS/MOVLPD and MOVHPS/MOVHPD loads; MOVHLPS and MOVLHPS (no prefix, registers).
             var value = xmm(m.reg)
+            let loaded: UInt64
             if case .register(let index) = m.operand {
                 guard column == .none else { throw .fault(.ud) }
-                value.low = xmm(index).high
+                loaded = opcode == 0x12 ? xmm(index).high : xmm(index).low
             } else {
-                value.low = try xmmSource(m, size: 8, aligned: false).low
+                loaded = try xmmSource(m, size: 8, aligned: false).low
             }
-            setXMM(m.reg, value)
-        case (0x16, .none), (0x16, .operandSize):  // MOVHPS/MOVHPD load; MOVLHPS
-            var value = xmm(m.reg)
-            if case .register(let index) = m.operand {
-                guard column == .none else { throw .fault(.ud) }
-                value.high = xmm(index).low
-            } else {
-                value.high = try xmmSource(m, size: 8, aligned: false).low
-            }
+            if opcode == 0x12 { value.low = loaded } else { value.high = loaded }
             setXMM(m.reg, value)
         case (0x13, .none), (0x13, .operandSize), (0x17, .none), (0x17, .operandSize):  // MOVLPS/MOVHPS m64, xmm
             let (segment, offset) = try memoryOperand(m)

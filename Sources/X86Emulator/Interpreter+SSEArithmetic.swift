@@ -35,13 +35,7 @@ extension Interpreter {
         case 0xE6: columns = [csse_binary_count, csse_cvttpd2dq, csse_cvtdq2pd, csse_cvtpd2dq]
         default: return nil
         }
-        let index: Int
-        switch column {
-        case .none: index = 0
-        case .operandSize: index = 1
-        case .repeatPrefix: index = 2
-        case .repeatNotEqual: index = 3
-        }
+        let index = column.rawValue
         guard index < columns.count, columns[index] != csse_binary_count else { return nil }
         // Scalars read 4 or 8 bytes; CVTPS2PD and CVTDQ2PD read 8; the rest 16, aligned.
         var size = index == 2 ? 4 : (index == 3 ? 8 : 16)
