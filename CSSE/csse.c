@@ -60,10 +60,13 @@ uint32_t csse_compare(int kind, int predicate, csse_xmm *destination, csse_xmm s
 uint32_t csse_compare_flags(int kind, csse_xmm a, csse_xmm b, uint32_t mxcsr, uint64_t *rflags) {
     __m128i x = load(a), y = load(b);
     uint32_t m = host_mxcsr(mxcsr), host;
-    uint64_t flags = 0;
+    uint8_t zero, parity, carry;
+    // SETcc, not PUSHF: a push would overwrite the red zone, where the compiler may keep `host`.
+    // (COMISS and friends clear OF, SF and AF; ZF, PF and CF carry the result.)
 #define CSSE_COMPARE_FLAGS(insn)                                                                   \
-    __asm__ volatile("stmxcsr %[host]\n\tldmxcsr %[mx]\n\t" insn " %[y], %[x]\n\tpushfq\n\tpopq %[f]\n\tstmxcsr %[mx]\n\tldmxcsr %[host]" \
-                     : [f] "=r"(flags), [mx] "+m"(m), [host] "=m"(host)                                               \
+    __asm__ volatile("stmxcsr %[host]\n\tldmxcsr %[mx]\n\t" insn " %[y], %[x]\n\t"                 \
+                     "setz %[z]\n\tsetp %[p]\n\tsetc %[c]\n\tstmxcsr %[mx]\n\tldmxcsr %[host]"          \
+                     : [z] "=q"(zero), [p] "=q"(parity), [c] "=q"(carry), [mx] "+m"(m), [host] "=m"(host) \
                      : [x] "x"(x), [y] "x"(y)                                                      \
                      : "cc")
     switch (kind) {
@@ -73,7 +76,7 @@ uint32_t csse_compare_flags(int kind, csse_xmm a, csse_xmm b, uint32_t mxcsr, ui
     default: CSSE_COMPARE_FLAGS("ucomisd"); break;
     }
 #undef CSSE_COMPARE_FLAGS
-    *rflags = flags;
+    *rflags = (uint64_t)zero << 6 | (uint64_t)parity << 2 | (uint64_t)carry;
     return m & 0x3Fu;
 }
 
