@@ -25,6 +25,10 @@ uint32_t csse_binary(csse_binary_op op, csse_xmm *destination, csse_xmm source, 
     case csse_##name: CSSE_RUN(#name, d, s, m); break;
         CSSE_BINARY_OPS(CSSE_CASE)
 #undef CSSE_CASE
+#define CSSE_INTEGER_CASE(name)                                                                    \
+    case csse_##name: __asm__(#name " %[src], %[dst]" : [dst] "+x"(d) : [src] "x"(s)); store(destination, d); return 0;
+        CSSE_INTEGER_OPS(CSSE_INTEGER_CASE)
+#undef CSSE_INTEGER_CASE
     default: return 0;
     }
     store(destination, d);

@@ -23,7 +23,10 @@ typedef struct {
     X(andps) X(andnps) X(orps) X(xorps)                                                             \
     X(unpcklps) X(unpckhps) X(unpcklpd) X(unpckhpd)                                                 \
     X(cvtps2pd) X(cvtpd2ps) X(cvtss2sd) X(cvtsd2ss) X(cvtdq2ps) X(cvtps2dq) X(cvttps2dq)            \
-    X(cvtdq2pd) X(cvtpd2dq) X(cvttpd2dq)                                                            \
+    X(cvtdq2pd) X(cvtpd2dq) X(cvttpd2dq)
+
+// The integer ones: MXCSR plays no part, so they run without loading it.
+#define CSSE_INTEGER_OPS(X)                                                                         \
     X(paddb) X(paddw) X(paddd) X(paddq) X(psubb) X(psubw) X(psubd) X(psubq)                         \
     X(paddsb) X(paddsw) X(paddusb) X(paddusw) X(psubsb) X(psubsw) X(psubusb) X(psubusw)             \
     X(pcmpeqb) X(pcmpeqw) X(pcmpeqd) X(pcmpgtb) X(pcmpgtw) X(pcmpgtd)                               \
@@ -34,7 +37,7 @@ typedef struct {
     X(punpckhbw) X(punpckhwd) X(punpckhdq) X(punpckhqdq) X(packsswb) X(packuswb) X(packssdw)
 
 #define CSSE_ENUM_CASE(name) csse_##name,
-typedef enum { CSSE_BINARY_OPS(CSSE_ENUM_CASE) csse_binary_count } csse_binary_op;
+typedef enum { CSSE_BINARY_OPS(CSSE_ENUM_CASE) CSSE_INTEGER_OPS(CSSE_ENUM_CASE) csse_binary_count } csse_binary_op;
 #undef CSSE_ENUM_CASE
 
 /// Runs `op destination, source` with MXCSR = `mxcsr` (its masks forced on, its flags cleared);

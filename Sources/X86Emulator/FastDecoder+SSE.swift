@@ -31,6 +31,10 @@ extension FastDecoder {
             d.operation = .mediaMove
             d.subop = opcode == 0x7F ? 1 : 0
             d.immediate = column == .operandSize ? 1 : 0
+        case 0xE7 where column == .operandSize, 0x2B where packed:  // MOVNTDQ, MOVNTPS/PD: aligned stores
+            d.operation = .mediaMove
+            d.subop = 1
+            d.immediate = 1
         case 0x10, 0x11:
             d.operation = .scalarMove
             d.subop = opcode & 1
@@ -81,6 +85,7 @@ extension FastDecoder {
         decodeModRM(&d, rex)
         if d.operation == .shuffleDwords { d.immediate = next(1) }
         if d.operation == .moveMaskBytes && d.isMemory { return nil }  // #UD, from the interpreter
+        if (opcode == 0xE7 || opcode == 0x2B) && !d.isMemory { return nil }
         return overrun ? nil : d
     }
 }
