@@ -22,6 +22,9 @@ let package = Package(
         .target(name: "CSandbox", path: "CSandbox"),
         .target(name: "CHostTime", path: "CHostTime"),
         .target(name: "Sandbox", dependencies: ["CSandbox"]),
+        // The host SSE instructions the emulator runs with the guest's MXCSR (bit-exact results
+        // and flags, all four rounding modes, DAZ/FTZ): one inline-asm statement per instruction.
+        .target(name: "CSSE", path: "CSSE"),
         .target(name: "VMCore"),
         .target(name: "Devices", dependencies: ["VMCore"]),
         .target(
@@ -32,7 +35,7 @@ let package = Package(
             ]),
         .target(name: "Boot", dependencies: ["VMCore"]),
         // The software backend: an x86 interpreter; depends on the vocabulary only.
-        .target(name: "X86Emulator", dependencies: ["VMCore"]),
+        .target(name: "X86Emulator", dependencies: ["VMCore", "CSSE"]),
         .target(name: "DemoGuests", dependencies: ["Boot"]),
         .target(
             name: "Machine",

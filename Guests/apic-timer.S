@@ -5,6 +5,8 @@
 # writes the LAPIC's EOI register. The 8259 pair stays masked and LINT0 off, so nothing arrives by
 # the legacy path. Prints a line and stops with cli; hlt.
     .include "uart.inc"
+    .include "idt64.inc"
+    .include "pit.inc"
     .code64
     .set LAPIC, 0xfee00000
     .set LAPIC_SVR, 0xf0
@@ -21,15 +23,9 @@
     .globl _start
 _start:
     lea stack_top(%rip), %rsp
-    mov $PERIODIC_VECTOR, %edi
-    lea periodic_tick(%rip), %rsi
-    call set_gate
-    mov $DEADLINE_VECTOR, %edi
-    lea deadline_tick(%rip), %rsi
-    call set_gate
-    mov $PIT_VECTOR, %edi
-    lea pit_tick(%rip), %rsi
-    call set_gate
+    idt64_gate PERIODIC_VECTOR, periodic_tick
+    idt64_gate DEADLINE_VECTOR, deadline_tick
+    idt64_gate PIT_VECTOR, pit_tick
     lidt idt_pointer(%rip)
 
     mov $0xff, %al                       # mask both 8259s
@@ -80,12 +76,7 @@ _start:
     movl $0, 0x10(%rcx)
     movl $0x10, (%rcx)                   # low half: vector, unmasked
     movl $PIT_VECTOR, 0x10(%rcx)
-    mov $0x34, %al                       # PIT channel 0, mode 2, 1193182 / 1193 = 1000 Hz
-    out %al, $0x43
-    mov $1193 & 0xff, %al
-    out %al, $0x40
-    mov $1193 >> 8, %al
-    out %al, $0x40
+    pit_rate 1193                        # 1000 Hz on IRQ 0
     sti
 4:  hlt
     cmpl $20, pit_ticks(%rip)
@@ -101,22 +92,6 @@ fail:
     lea failure(%rip), %rsi
     print_polled
     hlt
-
-# set_gate: IDT entry EDI -> handler RSI, a 64-bit interrupt gate on the current CS.
-set_gate:
-    lea idt(%rip), %rax
-    shl $4, %rdi
-    add %rdi, %rax
-    mov %si, (%rax)
-    mov %cs, %dx
-    mov %dx, 2(%rax)
-    movw $0x8e00, 4(%rax)
-    shr $16, %rsi
-    mov %si, 6(%rax)
-    shr $16, %rsi
-    mov %esi, 8(%rax)
-    movl $0, 12(%rax)
-    ret
 
 periodic_tick:
     incl periodic_ticks(%rip)

@@ -6,6 +6,8 @@
 #   LOOP=2  the call/memory loop of bench-loops.inc (9 instructions, as bench-call.S)
 #   LOOP=3  bench/compute.c (sieve, shell sort, hash, CRC-32; gcc -O2), ITERATIONS rounds, its
 #           .text included from compute.bin; the result is left in R15
+#   LOOP=4  bench/compute-sse.c (SSE2 strings, doubles, streaming copy; gcc -O2 -msse2), with
+#           CR4.OSFXSR/OSXMMEXCPT set first, from compute-sse.bin; the result in R15
 # scripts/bench assembles it with two ITERATIONS values and times the difference, so start-up
 # costs cancel out. Linked at 0: the ROM's offsets are offsets in segment F000.
     .ifndef ITERATIONS
@@ -64,10 +66,18 @@ long64:
     alu_loop ITERATIONS
     .elseif LOOP == 2
     call_loop ITERATIONS
-    .else
+    .elseif LOOP == 3
     mov $0x100000, %edi         # scratch memory for compute(scratch, rounds)
     mov $ITERATIONS, %esi
     call compute
+    mov %rax, %r15
+    .else
+    mov %cr4, %rax
+    or $0x600, %rax             # OSFXSR, OSXMMEXCPT: SSE enabled
+    mov %rax, %cr4
+    mov $0x100000, %edi         # scratch memory for compute_sse(scratch, rounds)
+    mov $ITERATIONS, %esi
+    call compute_sse
     mov %rax, %r15
     .endif
     mov $0x8900, %dx
@@ -84,6 +94,11 @@ long64:
     .if LOOP == 3
 compute:
     .incbin "compute.bin"
+    .endif
+    .if LOOP == 4
+    .align 16
+compute_sse:
+    .incbin "compute-sse.bin"
     .endif
 
 shutdown:

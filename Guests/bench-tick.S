@@ -13,6 +13,7 @@
     .set TICKS, 5000
     .endif
     .include "pic.inc"
+    .include "pit.inc"
     .code16
     .globl _start
 _start:
@@ -25,12 +26,7 @@ _start:
     movw $tick, 0x08 * 4                 # IVT entry for IRQ 0: F000:tick
     movw $0xf000, 0x08 * 4 + 2
     init_pics 0xfe
-    mov $0x34, %al                       # PIT channel 0, mode 2
-    out %al, $0x43
-    mov $DIVISOR & 0xff, %al
-    out %al, $0x40
-    mov $DIVISOR >> 8, %al
-    out %al, $0x40
+    pit_rate DIVISOR
 1:  sti
     hlt
     cli

@@ -4,6 +4,7 @@
 # Then reads the wall clock through MSR_KVM_WALL_CLOCK_NEW and checks it is after 2023. Prints
 # one line per check and stops with cli; hlt.
     .include "uart.inc"
+    .include "idt64.inc"
     .code64
     .set LAPIC, 0xfee00000
     .set MSR_KVM_WALL_CLOCK_NEW, 0x4b564d00
@@ -37,17 +38,7 @@ _start:
     wrmsr
 
     # The LAPIC timer's vector in the IDT, one-shot 10 ms.
-    lea idt(%rip), %rdi
-    add $TIMER_VECTOR * 16, %rdi
-    lea timer_tick(%rip), %rax
-    mov %ax, (%rdi)
-    mov %cs, %dx
-    mov %dx, 2(%rdi)
-    movw $0x8e00, 4(%rdi)
-    shr $16, %rax
-    mov %ax, 6(%rdi)
-    shr $16, %rax
-    mov %eax, 8(%rdi)
+    idt64_gate TIMER_VECTOR, timer_tick
     lidt idt_pointer(%rip)
     mov $0xff, %al
     out %al, $0x21

@@ -2,23 +2,14 @@
 # shorthand self) reaches the vector 2 handler; that handler sends a second one, which must wait
 # until the first handler's IRET (NMIs do not nest), then run. Prints a line and stops.
     .include "uart.inc"
+    .include "idt64.inc"
     .code64
     .set LAPIC, 0xfee00000
     .set ICR_SELF_NMI, (1 << 18) | (4 << 8)
     .globl _start
 _start:
     lea stack_top(%rip), %rsp
-    lea idt(%rip), %rdi
-    add $2 * 16, %rdi                    # vector 2
-    lea nmi(%rip), %rax
-    mov %ax, (%rdi)
-    mov %cs, %dx
-    mov %dx, 2(%rdi)
-    movw $0x8e00, 4(%rdi)
-    shr $16, %rax
-    mov %ax, 6(%rdi)
-    shr $16, %rax
-    mov %eax, 8(%rdi)
+    idt64_gate 2, nmi
     lidt idt_pointer(%rip)
     mov $LAPIC, %rbx
     movl $0x1ff, 0xf0(%rbx)              # software-enable

@@ -2,10 +2,9 @@
 # HLT for 50 ticks (the handler counts them and sends EOI), reads the RTC's seconds, prints a
 # line, and stops with cli; hlt. Loaded at 0x7C00 and entered at 0000:7C00 with IF clear.
     .include "uart.inc"
+    .include "pit.inc"
     .include "pic.inc"
     .code16
-    .set PIT_CHANNEL0, 0x40
-    .set PIT_COMMAND, 0x43
     .set TICK_VECTOR, 0x08
     .set TICKS, 50
     .globl _start
@@ -19,13 +18,7 @@ _start:
 
     init_pics 0xfe                       # only IRQ 0 unmasked
 
-    # PIT channel 0, mode 2 (rate generator), LSB then MSB: 1193182 Hz / 1193 = 1000 Hz.
-    mov $0x34, %al
-    out %al, $PIT_COMMAND
-    mov $1193 & 0xff, %al
-    out %al, $PIT_CHANNEL0
-    mov $1193 >> 8, %al
-    out %al, $PIT_CHANNEL0
+    pit_rate 1193                        # 1000 Hz on IRQ 0
 
     sti
 1:  hlt                                  # woken by each tick

@@ -1,6 +1,7 @@
 # 32-bit protected mode (flat segments, paging off): a 1000 Hz PIT tick through the PIC into a
 # 32-bit interrupt gate, counted over one second of the CMOS RTC (see rtc-ticks.inc).
     .include "uart.inc"
+    .include "pit.inc"
     .include "rtc-ticks.inc"
     .code32
     .set PIC1_COMMAND, 0x20
@@ -35,12 +36,7 @@ _start:
     out %al, $0x21
     mov $0xff, %al
     out %al, $0xa1
-    mov $0x34, %al                       # PIT channel 0, mode 2, 1000 Hz
-    out %al, $0x43
-    mov $1193 & 0xff, %al
-    out %al, $0x40
-    mov $1193 >> 8, %al
-    out %al, $0x40
+    pit_rate 1193                        # 1000 Hz on IRQ 0
     sti
     count_ticks_per_rtc_second esi
     print_polled

@@ -1,6 +1,7 @@
 # Real mode: a 1000 Hz PIT tick through the PIC, counted over one second of the CMOS RTC (see
 # rtc-ticks.inc). Loaded at 0x7C00 and entered at 0000:7C00 with IF clear.
     .include "uart.inc"
+    .include "pit.inc"
     .include "pic.inc"
     .include "rtc-ticks.inc"
     .code16
@@ -13,12 +14,7 @@ _start:
     movw $tick, 0x08 * 4                 # IVT entry for IRQ 0: 0000:tick
     movw $0, 0x08 * 4 + 2
     init_pics 0xfe
-    mov $0x34, %al                       # PIT channel 0, mode 2, 1193182 / 1193 = 1000 Hz
-    out %al, $0x43
-    mov $1193 & 0xff, %al
-    out %al, $0x40
-    mov $1193 >> 8, %al
-    out %al, $0x40
+    pit_rate 1193                        # 1000 Hz on IRQ 0
     sti
     count_ticks_per_rtc_second si
     print_polled

@@ -31,6 +31,8 @@ public final class Machine {
     /// The UART, and the host input that feeds its receiver (with `--serial-input stdin`).
     let serialPort: SerialPort
     let serialInput: SerialInput?
+    /// On KVM, the RTC's timer, which the watchdog thread services.
+    let deviceTimers: DeviceTimers?
     let buildStart: UInt64
     let logger: Logger
 
@@ -80,20 +82,28 @@ public final class Machine {
         // Where device lines go: the software platform's PIC and I/O APIC, or KVM's irqchip.
         let router: (any InterruptRouter)?
         var kvmDevices: [(BusRange, any BusDevice)] = []
+        var deviceTimers: DeviceTimers? = nil
         switch backend {
         case .software: router = platform?.router
         case .kvm(let vm, _):
             let kvmRouter = vm.interruptRouter
             router = kvmRouter
-            // The devices KVM does not have in the kernel: the RTC (its interrupts are not
-            // raised on KVM yet: nothing services its timer there).
+            // The device KVM does not have in the kernel: the RTC, whose timer the watchdog
+            // thread services (`DeviceTimers`).
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
+            let timers = DeviceTimers(), clock = HostGuestClock()
             let rtc = RTCDevice(
-                clock: HostGuestClock(), ramSize: configuration.memorySize, wallClock: Int64(now.tv_sec), nanoseconds: UInt64(now.tv_nsec),
-                irq8: InterruptLine(gsi: RTCDevice.irq, router: kvmRouter))
+                clock: clock, ramSize: configuration.memorySize, wallClock: Int64(now.tv_sec), nanoseconds: UInt64(now.tv_nsec),
+                irq8: InterruptLine(gsi: RTCDevice.irq, router: kvmRouter), timerChanged: { timers.changed() })
+            timers.add {
+                guard let next = rtc.serviceTimer() else { return nil }
+                return next - min(next, clock.nanoseconds)
+            }
+            deviceTimers = timers
             kvmDevices = [(BusRange(base: UInt64(RTCDevice.port), size: RTCDevice.portCount), rtc)]
         }
+        self.deviceTimers = deviceTimers
 
         let hypercallPort = HypercallPort()
         let stopSignal = kicker.stopSignal
@@ -182,7 +192,7 @@ public final class Machine {
     public func run() throws(MachineError) -> RunReport {
         var haltsInKernel = false
         if case .kvm = backend { haltsInKernel = true }
-        let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout, probesHalts: haltsInKernel)
+        let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout, probesHalts: haltsInKernel, deviceTimers: deviceTimers)
         serialInput?.start(feeding: serialPort, kicker: kicker)
         // The terminal's mode comes back on every way out of the run.
         defer { serialInput?.stop() }

@@ -1,3 +1,4 @@
+import CHostTime
 import Synchronization
 import VMCore
 
@@ -19,11 +20,12 @@ final class Watchdog {
     /// runs the kicker's halt probe, 1 ms after the start and then at doubling intervals up to
     /// `HaltProbe.longestInterval`: a guest that halts for good is found within that long, at
     /// the cost of one short exit per interval while it runs.
-    init(kicker: CPUKicker, timeout: Double?, probesHalts: Bool = false) {
+    init(kicker: CPUKicker, timeout: Double?, probesHalts: Bool = false, deviceTimers: DeviceTimers? = nil) {
         cancelPipe = makeWakePipe()
         SignalForwarding.install()
         let deadline = timeout.map { monotonicNanoseconds() + UInt64($0 * 1e9) }
-        let watch = WatchContext(kicker: kicker, cancelFD: cancelPipe.read, deadline: deadline, probesHalts: probesHalts)
+        let watch = WatchContext(
+            kicker: kicker, cancelFD: cancelPipe.read, deadline: deadline, probesHalts: probesHalts, deviceTimers: deviceTimers)
         thread = spawnThread { watch.run() }
     }
 
@@ -44,39 +46,43 @@ private struct WatchContext: Sendable {
     let cancelFD: Int32
     let deadline: UInt64?
     let probesHalts: Bool
+    let deviceTimers: DeviceTimers?
 
     func run() {
         // Process-directed SIGINT/SIGTERM go to a thread that does not block them; a parent that
         // started us from a thread pool may have left them blocked, so this thread takes them.
         SignalForwarding.unblockOnCurrentThread()
+        let timersFD = deviceTimers?.changedFD ?? -1  // poll ignores a negative fd
         var fds = [
             pollfd(fd: cancelFD, events: Int16(POLLIN), revents: 0), pollfd(fd: SignalForwarding.pipe.read, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: timersFD, events: Int16(POLLIN), revents: 0),
         ]
         var probeInterval = HaltProbe.firstInterval
         var nextProbe = monotonicNanoseconds() + probeInterval
         while true {
-            var waitMilliseconds: Int32 = -1
-            if probesHalts && kicker.requestedStop == nil {
+            // The earliest of: the next halt probe, the next device timer event, the timeout.
+            var wait: UInt64 = .max
+            let stopping = kicker.requestedStop != nil
+            if probesHalts && !stopping {
                 let now = monotonicNanoseconds()
                 if now >= nextProbe {
                     kicker.probeForHalt()
                     probeInterval = min(probeInterval * 2, HaltProbe.longestInterval)
                     nextProbe = now + probeInterval
                 }
-                waitMilliseconds = Int32((nextProbe - min(now, nextProbe) + 999_999) / 1_000_000)
+                wait = nextProbe - min(now, nextProbe)
             }
-            if let deadline {
+            if let deviceTimers, !stopping, let untilEvent = deviceTimers.service() { wait = min(wait, untilEvent) }
+            if let deadline, !stopping {
                 let now = monotonicNanoseconds()
                 if now >= deadline {
                     kicker.requestStop(.timedOut)
-                    waitMilliseconds = -1  // keep waiting for cancel
                 } else {
-                    let untilDeadline = Int32(min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max)))
-                    waitMilliseconds = waitMilliseconds < 0 ? untilDeadline : min(waitMilliseconds, untilDeadline)
+                    wait = min(wait, deadline - now)
                 }
             }
-            if kicker.requestedStop != nil { waitMilliseconds = -1 }
-            let ready = poll(&fds, 2, waitMilliseconds)
+            if kicker.requestedStop != nil { wait = .max }  // only cancel is left to wait for
+            let ready = chosttime_poll_nanoseconds(&fds, 3, wait == .max ? -1 : Int64(min(wait, 3_600_000_000_000)))
             if ready < 0 && errno != EINTR { return }
             if fds[0].revents != 0 { return }
             if fds[1].revents != 0 {
@@ -84,7 +90,43 @@ private struct WatchContext: Sendable {
                 _ = read(SignalForwarding.pipe.read, &drained, drained.count)
                 kicker.requestStop(.interrupted)
             }
+            if fds[2].revents != 0 {
+                var drained = [UInt8](repeating: 0, count: 64)
+                _ = read(timersFD, &drained, drained.count)
+            }
         }
+    }
+}
+
+/// Device timers that no vCPU services: on KVM the kernel runs the PIT and LAPIC timers, but the
+/// RTC is ours, and its periodic, alarm and update interrupts need someone to raise IRQ 8 on time.
+/// The watchdog thread does it, woken by `changed()` when the guest reprograms a timer.
+final class DeviceTimers: Sendable {
+    private let pipe = makeWakePipe()
+    private let services = Mutex<[@Sendable () -> UInt64?]>([])
+
+    deinit {
+        close(pipe.read)
+        close(pipe.write)
+    }
+
+    var changedFD: Int32 { pipe.read }
+
+    /// `service` raises the lines of the events due and returns nanoseconds until its next one.
+    func add(_ service: @escaping @Sendable () -> UInt64?) { services.withLock { $0.append(service) } }
+
+    /// Wakes the watchdog to service the timers again (a guest write moved a deadline).
+    func changed() {
+        var one: UInt8 = 1
+        _ = write(pipe.write, &one, 1)
+    }
+
+    /// Services every timer; returns nanoseconds until the earliest next event.
+    func service() -> UInt64? {
+        let all = services.withLock { $0 }
+        var earliest: UInt64? = nil
+        for service in all { if let next = service() { earliest = min(earliest ?? .max, next) } }
+        return earliest
     }
 }
 

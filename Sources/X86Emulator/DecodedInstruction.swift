@@ -31,6 +31,15 @@ enum FastOperation: UInt8 {
     case conditionalMove, setIf
     /// CBW/CWDE/CDQE and CWD/CDQ/CQO.
     case signExtendAccumulator, signExtendIntoDX
+    /// SSE (FastDecoder+SSE.swift): 128-bit moves (`subop` 1 for a store, `immediate` 1 when
+    /// aligned), MOVSS/MOVSD (`size` 4 or 8), a host instruction (`immediate` the
+    /// `csse_binary_op`, `subop` the memory operand's size), PMOVMSKB, (U)COMISS/SD (`immediate`
+    /// the kind, `subop` the size), CVTSI2SS/SD and CVT(T)SS/SD2SI (`size` the integer's),
+    /// MOVD/MOVQ to and from general registers, MOVQ xmm/m64 (`subop` 1 for the store), PSHUFD.
+    case mediaMove, scalarMove, mediaBinary, moveMaskBytes, compareScalarFlags, convertToFloat, convertToInteger
+    case moveToXMM, moveFromXMM, moveQuadword, shuffleDwords
+    /// BSF/BSR (`subop` 1), also as TZCNT/LZCNT's encodings (F3), which run as BSF/BSR here.
+    case bitScan
 }
 
 /// One instruction decoded for the fast path (64-bit code, or flat 32-bit code): 32 bytes, no

@@ -9,8 +9,8 @@ struct FastDecoder {
     let available: Int
     /// 32-bit code: no REX (0x40-0x4F are INC/DEC), 32-bit stack, no RIP-relative addressing.
     let legacy32: Bool
-    private var cursor = 0
-    private var overrun = false
+    var cursor = 0
+    var overrun = false
 
     init(bytes: UnsafeRawPointer, available: Int, legacy32: Bool) {
         self.bytes = bytes
@@ -102,7 +102,7 @@ struct FastDecoder {
         }
     }
 
-    private mutating func next8() -> UInt8 {
+    mutating func next8() -> UInt8 {
         guard cursor < available else {
             overrun = true
             return 0
@@ -112,22 +112,26 @@ struct FastDecoder {
         return byte
     }
 
-    private mutating func next(_ size: Int) -> UInt64 {
+    mutating func next(_ size: Int) -> UInt64 {
         var value: UInt64 = 0
         for index in 0..<size { value |= UInt64(next8()) << (8 * UInt64(index)) }
         return value
     }
 
-    private mutating func nextSigned(_ size: Int) -> UInt64 { signExtend(next(size), from: size) }
+    mutating func nextSigned(_ size: Int) -> UInt64 { signExtend(next(size), from: size) }
 
     private mutating func decodeInstruction() -> DecodedInstruction {
         var d = DecodedInstruction()
         var operandSizePrefix = false
+        var repeatPrefix: UInt8 = 0  // F2/F3: taken only as SSE's mandatory prefixes (and TZCNT's)
         var rex: UInt8 = 0
         var opcode = next8()
         while true {
             if opcode == 0x66 {
                 operandSizePrefix = true
+                rex = 0
+            } else if opcode == 0xF2 || opcode == 0xF3 {
+                repeatPrefix = opcode
                 rex = 0
             } else if opcode & 0xF0 == 0x40 && !legacy32 {
                 rex = opcode  // REX counts only directly before the opcode
@@ -138,6 +142,10 @@ struct FastDecoder {
             if overrun { return d }
         }
         d.hasREX = rex != 0
+        if opcode == 0x0F, let media = decodeMedia(d, rex, operandSizePrefix: operandSizePrefix, repeatPrefix: repeatPrefix) {
+            return media
+        }
+        guard repeatPrefix == 0 else { return DecodedInstruction() }
         let rexW = rex & 8 != 0
         let os: UInt8 = rexW ? 8 : (operandSizePrefix ? 2 : 4)
         d.size = os
@@ -317,7 +325,7 @@ struct FastDecoder {
     }
 
     /// ModRM, SIB and displacement with 64-bit addressing.
-    private mutating func decodeModRM(_ d: inout DecodedInstruction, _ rex: UInt8) {
+    mutating func decodeModRM(_ d: inout DecodedInstruction, _ rex: UInt8) {
         let byte = next8()
         let mod = byte >> 6, rm = byte & 7
         d.reg = (byte >> 3) & 7 | (rex & 4 != 0 ? 8 : 0)

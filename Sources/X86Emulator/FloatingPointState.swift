@@ -1,3 +1,5 @@
+import CSSE
+
 /// One x87 data register: the 80-bit extended-precision format (SDM vol. 1, 4.2.2), a 64-bit
 /// significand with its explicit integer bit and a sign bit over a 15-bit exponent. MMX register
 /// MMi is the significand of physical register Ri; an MMX write sets its exponent to all ones.
@@ -33,6 +35,10 @@ struct SSEState {
         ) = ((0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0))
     /// All exceptions masked, round to nearest (the power-up value).
     var mxcsr: UInt32 = 0x1F80
+    /// Not architectural: where the host SSE helpers (CSSE) write results and RFLAGS, so that
+    /// no local variable's address is passed to C on the decoded-block path.
+    var hostResult = csse_xmm(low: 0, high: 0)
+    var hostValue: UInt64 = 0
     /// The MXCSR bits software may set (FXSAVE stores it as MXCSR_MASK): FZ, RC, masks, flags; DAZ.
     static let mxcsrMask: UInt32 = 0xFFFF
 }

@@ -15,6 +15,9 @@ extension Interpreter {
         let rex = d.pointee.hasREX
         let reg = Int(d.pointee.reg)
         switch d.pointee.operation {
+        case .mediaMove, .scalarMove, .mediaBinary, .moveMaskBytes, .compareScalarFlags, .convertToFloat, .convertToInteger, .moveToXMM,
+            .moveFromXMM, .moveQuadword, .shuffleDwords, .bitScan:
+            return try executeMedia(d, rip: rip, mode: mode)
         case .slow:
             state.pointee.rip = rip
             try step()

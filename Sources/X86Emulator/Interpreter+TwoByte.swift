@@ -18,12 +18,17 @@ extension Interpreter {
             state.pointee.cr0 &= ~UInt64(8)  // CLTS: clear CR0.TS
         case 0x08, 0x09: try requireCPL0()  // INVD, WBINVD: no caches to manage
         case 0x0B: throw .fault(.ud)  // UD2
-        case 0x0D:
-            // AMD's PREFETCH/PREFETCHW group: present on every AMD CPU with long mode (APM vol. 3,
-            // "PREFETCHlevel": CPUID 80000001h LM or 3DNowPrefetch); a hint, so no access. A
-            // register operand is #UD.
-            guard !(try decodeModRM(&i)).isRegister else { throw .fault(.ud) }
-        case 0x18...0x1F: _ = try decodeModRM(&i)  // hint NOPs and prefetches
+        case 0x18...0x1F: _ = try decodeModRM(&i)  // hint NOPs and prefetches; ENDBR32/64 (F3 0F 1E FB/FA)
+        case 0x0D:  // PREFETCH/PREFETCHW (AMD 3DNow! prefetch, part of long mode): memory only
+            guard case .memory = try decodeModRM(&i).operand else { throw .fault(.ud) }
+        case 0x10...0x17, 0x28...0x2F, 0x50...0x7F, 0xC2, 0xC4...0xC6, 0xD0...0xFF:
+            guard !p.lock else { throw .fault(.ud) }
+            try mediaInstruction(opcode, &i)
+        case 0xAE: try group15(&i)
+        case 0xC3:  // MOVNTI m32/m64, r (a plain store here)
+            let m = try decodeModRM(&i)
+            guard case .memory = m.operand, p.rep == 0, !p.hasOperandSizePrefix else { throw .fault(.ud) }
+            try write(m.operand, size: p.rexW ? 8 : 4, p, readReg(m, size: p.rexW ? 8 : 4, p))
         case 0x20, 0x22: try moveControlRegister(&i, toCR: opcode == 0x22)
         case 0x21, 0x23: try moveDebugRegister(&i, toDR: opcode == 0x23)
         case 0x30:  // WRMSR

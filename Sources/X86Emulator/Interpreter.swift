@@ -1,3 +1,4 @@
+import CSSE
 import VMCore
 
 /// Executes guest instructions one at a time against `state`, with guest memory and device I/O.
@@ -21,6 +22,12 @@ struct Interpreter {
     let clock: any GuestClock
     /// The general registers' storage inside `state`, for access without copying the state.
     let gpr: UnsafeMutablePointer<UInt64>
+    /// XMM0-15 inside `state`, two quadwords each (low first), and the x87 data registers R0-R7.
+    let xmmStorage: UnsafeMutablePointer<UInt64>
+    let x87Storage: UnsafeMutableRawPointer
+    /// The host SSE helpers' result slots inside `state` (SSEState.hostResult, hostValue).
+    let hostResult: UnsafeMutablePointer<csse_xmm>
+    let hostValue: UnsafeMutablePointer<UInt64>
 
     init(
         state: UnsafeMutablePointer<CPUState>, memory: GuestMemory, io: any GuestIO, statistics: UnsafeMutablePointer<CPUStatistics>,
@@ -37,6 +44,12 @@ struct Interpreter {
         self.tlb = tlb
         self.codeCache = codeCache
         gpr = (UnsafeMutableRawPointer(state) + MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!).assumingMemoryBound(to: UInt64.self)
+        xmmStorage = (UnsafeMutableRawPointer(state) + MemoryLayout<CPUState>.offset(of: \CPUState.sse.xmm)!).assumingMemoryBound(to: UInt64.self)
+        x87Storage = UnsafeMutableRawPointer(state) + MemoryLayout<CPUState>.offset(of: \CPUState.x87.registers)!
+        hostResult = (UnsafeMutableRawPointer(state) + MemoryLayout<CPUState>.offset(of: \CPUState.sse.hostResult)!).assumingMemoryBound(
+            to: csse_xmm.self)
+        hostValue = (UnsafeMutableRawPointer(state) + MemoryLayout<CPUState>.offset(of: \CPUState.sse.hostValue)!).assumingMemoryBound(
+            to: UInt64.self)
     }
 
     /// Decoding state of the current instruction.

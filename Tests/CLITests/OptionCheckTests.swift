@@ -26,6 +26,7 @@ import Testing
         (["run", "image.bin", "--load-address", "-5"], "The value '-5' is invalid for '--load-address <address>'"),
         (["run", "--bogus"], "Unknown option '--bogus'"),
         (["demo", "--bogus"], "Unknown option '--bogus'"),
+        (["run", "image.bin", "--deterministic", "--backend", "kvm"], "--deterministic needs the software backend"),
     ])
     func badNumbersAndUnknownOptionsAreNamedUsageErrors(arguments: [String], message: String) throws {
         let result = try VMMProcess.run(arguments)

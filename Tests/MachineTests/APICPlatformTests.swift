@@ -12,7 +12,9 @@ import VMCore
         let (report, output) = try runGuest(flatPlan(GuestImages.apicTimer), backend: backend)
         #expect(output == "50 periodic and 20 TSC-deadline LAPIC timer ticks, 20 PIT ticks through the I/O APIC\n")
         #expect(report.stopReason == .halted(interruptsEnabled: false))
-        if backend == .software { #expect(report.statistics.interruptsDelivered == 90) }
+        // A periodic tick that came due while the guest was turning the timer off may still be
+        // delivered once it sets IF again (as on hardware): 90 or a few more.
+        if backend == .software { #expect((90...92).contains(report.statistics.interruptsDelivered)) }
     }
 
     /// `--deterministic`: the same guest twice gives the same output, instruction count, stop and

@@ -1,4 +1,5 @@
 import Boot
+import CSSE
 import Glibc
 import Testing
 import VMCore
@@ -19,6 +20,12 @@ import VMCore
         + [0x80, 0x81, 0x83, 0x84, 0x85, 0x88, 0x89, 0x8A, 0x8B, 0x8D, 0x90, 0x98, 0x99, 0xA8, 0xA9] + Array(0xB0...0xBF)
         + [0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3, 0xC3, 0xC6, 0xC7, 0xE8, 0xE9, 0xEB, 0xF6, 0xF7, 0xFE, 0xFF]
     static let twoByte: [UInt8] = [0x1F, 0xAF, 0xB6, 0xB7, 0xBE, 0xBF] + Array(0x40...0x4F) + Array(0x80...0x9F)
+    /// SSE opcodes (after a mandatory prefix or none, and 0x0F) the fast decoder takes in some column.
+    static let media: [UInt8] = [
+        0x10, 0x11, 0x28, 0x29, 0x6F, 0x7F, 0xD7, 0x2E, 0x2F, 0x2A, 0x2C, 0x2D, 0x6E, 0x7E, 0xD6, 0x70, 0xBC, 0xBD, 0x51, 0x58, 0x59,
+        0x5A, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F, 0x54, 0x55, 0x56, 0x57, 0x14, 0x15, 0xE6, 0x60, 0x63, 0x6C, 0x74, 0x75, 0x76, 0xD4, 0xDA, 0xDB,
+        0xDE, 0xDF, 0xEB, 0xEF, 0xF8, 0xFC, 0xF4, 0xE0, 0xD1, 0xE1, 0xF2, 0xE7, 0x2B,
+    ]
 
     static let memorySize: UInt64 = 4 << 20
     static let dataAddress: UInt64 = 0x20_0000
@@ -57,9 +64,17 @@ import VMCore
         for round in 0..<3000 {
             // The instruction: optional 0x66, optional REX, an accepted opcode, 14 random bytes.
             var code: [UInt8] = []
-            if random.next() % 4 == 0 { code.append(0x66) }
+            let isMedia = random.next() % 3 == 0
+            if isMedia {
+                let prefix = [nil, 0x66, 0xF3, 0xF2][Int(random.next() % 4)] as UInt8?
+                if let prefix { code.append(prefix) }
+            } else if random.next() % 4 == 0 {
+                code.append(0x66)
+            }
             if random.next() % 2 == 0 { code.append(0x40 | UInt8(random.next() % 16)) }  // REX, or INC/DEC in 32-bit code
-            if random.next() % 5 == 0 {
+            if isMedia {
+                code += [0x0F, Self.media[Int(random.next() % UInt64(Self.media.count))]]
+            } else if random.next() % 5 == 0 {
                 code += [0x0F, Self.twoByte[Int(random.next() % UInt64(Self.twoByte.count))]]
             } else {
                 code.append(Self.oneByte[Int(random.next() % UInt64(Self.oneByte.count))])
@@ -80,14 +95,21 @@ import VMCore
             registers.rflags = 0x202 | (random.next() & 0x8D5)
             var data = [UInt8](repeating: 0, count: 0x1000)
             for index in data.indices { data[index] = UInt8(truncatingIfNeeded: random.next()) }
+            // XMM registers and MXCSR (any rounding, DAZ/FZ, sometimes unmasked exceptions: #XM).
+            let vectors = (0..<32).map { _ in random.next() }
+            let mxcsr = UInt32(random.next() & 0xE040) | (random.next() % 4 == 0 ? UInt32(random.next() & 0x1F80) : 0x1F80)
+            var system = plan.systemRegisters
+            system.cr4 |= 0x600  // OSFXSR, OSXMMEXCPT
 
             var outcomes: [String] = []
             for engine in [fast, slow] {
                 for write in plan.writes { try engine.memory.write(write.bytes, at: write.address) }
                 try engine.memory.write(code, at: registers.rip)
                 try engine.memory.write(data, at: Self.dataAddress)
-                try engine.cpu.setSystemRegisters(plan.systemRegisters)
+                try engine.cpu.setSystemRegisters(system)
                 try engine.cpu.setRegisters(registers)
+                for index in 0..<16 { engine.interpreter.setXMM(index, csse_xmm(low: vectors[2 * index], high: vectors[2 * index + 1])) }
+                engine.cpu.state.pointee.sse.mxcsr = mxcsr
                 engine.cpu.tlb.flushAll()
                 engine.cpu.codeCache.flushAll()
             }
@@ -126,7 +148,9 @@ import VMCore
                 outcomes.append(
                     "\(result) rip=\(hex(r.rip)) rflags=\(hex(r.rflags)) "
                         + [r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15]
-                        .map { hex($0) }.joined(separator: " ") + " cr2=\(hex(try engine.cpu.systemRegisters().cr2))")
+                        .map { hex($0) }.joined(separator: " ") + " cr2=\(hex(try engine.cpu.systemRegisters().cr2))"
+                        + " mxcsr=\(hex(UInt64(engine.cpu.state.pointee.sse.mxcsr))) "
+                        + (0..<16).map { hex(engine.interpreter.xmm($0).low) + ":" + hex(engine.interpreter.xmm($0).high) }.joined(separator: " "))
             }
             let sameMemory = memcmp(ramPointer(fast.memory), ramPointer(slow.memory), Int(Self.memorySize)) == 0
             #expect(outcomes[0] == outcomes[1], "round \(round): \(hexBytes(Array(code.prefix(Int(decoded.length))))) \(decoded.operation)")

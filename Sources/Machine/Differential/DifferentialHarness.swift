@@ -9,9 +9,11 @@ import X86Emulator
 /// Guest layout: GDT at 0x500 (kernel code/data, user data/code, a 64-bit TSS; the user selectors
 /// are Linux's, 0x2B and 0x33, because PVM runs CPL 3 code on the host's segments and reading CS
 /// or SS there gives the host's values), TSS at 0x600 with
-/// RSP0 = 0x9000, IDT at 0x800 with a stub per vector at 0xA00 + 4*v (`out %al, $(0xC0+v)`),
+/// RSP0 = 0x9000, IDT at 0x800 with a stub per vector at 0xA00 + 16*v (`fxsave64` of the FPU state
+/// to `finalFPUAddress`, then `out %al, $(0xC0+v)`),
 /// page tables at 0x1000 mapping the first 8 MiB with user-accessible 2 MiB pages, the sequence at
-/// 0x100000 followed by `movabs %al, 0x800000`, a data page at 0x200000 (RBX points into it), a
+/// 0x100000 (after an `fxrstor64` of the generated FPU state at `initialFPUAddress`) followed by
+/// `fxsave64` to `finalFPUAddress` and `movabs %al, 0x800000`, a data page at 0x200000 (RBX points into it), a
 /// supervisor-only page at 0xA00000, the
 /// user stack below 0x2FF000. Linear 0x800000 maps to guest-physical 0xE0000000, where there is
 /// no RAM, so that final store is an MMIO exit that needs no I/O privilege (PVM clears IOPL).
@@ -28,6 +30,13 @@ public final class DifferentialHarness {
     /// Where the sequence's final store goes: linear 0x800000, physical `doneAddress` (no RAM).
     static let doneLinear: UInt64 = 0x80_0000
     static let doneAddress: UInt64 = 0xE000_0000
+    /// The FXRSTOR image every sequence starts from, and where the FXSAVE at its end (or in the
+    /// exception stub) goes: the comparison sees the XMM registers, MXCSR and the x87 state.
+    static let initialFPUAddress: UInt64 = 0x20_1000
+    static let finalFPUAddress: UInt64 = 0x20_1200
+    /// `fxrstor64 [initialFPUAddress]` and `fxsave64 [finalFPUAddress]` (absolute disp32 forms).
+    static let restoreInitialFPU: [UInt8] = [0x48, 0x0F, 0xAE, 0x0C, 0x25] + littleEndian32(initialFPUAddress)
+    static let saveFinalFPU: [UInt8] = [0x48, 0x0F, 0xAE, 0x04, 0x25] + littleEndian32(finalFPUAddress)
 
     /// What one backend did with a sequence.
     public struct Outcome: Equatable, CustomStringConvertible {
@@ -35,10 +44,12 @@ public final class DifferentialHarness {
         public var exception: (vector: Int, errorCode: UInt64?)?
         public var data: [UInt8]
         public var stack: [UInt8]
+        /// The FXSAVE image at the end (masked as `FPUImage.comparable` says).
+        public var fpu: [UInt8]
 
         public static func == (a: Outcome, b: Outcome) -> Bool {
             a.registers == b.registers && a.exception?.vector == b.exception?.vector
-                && a.exception?.errorCode == b.exception?.errorCode && a.data == b.data && a.stack == b.stack
+                && a.exception?.errorCode == b.exception?.errorCode && a.data == b.data && a.stack == b.stack && a.fpu == b.fpu
         }
 
         public var description: String {
@@ -64,6 +75,7 @@ public final class DifferentialHarness {
             lines.append("  emulator: \(emulator)")
             if kvm.data != emulator.data { lines.append("  data page differs") }
             if kvm.stack != emulator.stack { lines.append("  stack differs") }
+            lines += FPUImage.differences(kvm.fpu, emulator.fpu).map { "  " + $0 }
             return lines.joined(separator: "\n")
         }
     }
@@ -127,7 +139,9 @@ public final class DifferentialHarness {
     private func compare(_ instructions: [GeneratedInstruction], seed: UInt64, undefinedFlags: UInt64, initial generator: inout InstructionGenerator)
         throws -> Mismatch?
     {
-        let code = instructions.flatMap(\.bytes) + [0xA2] + (0..<8).map { UInt8(truncatingIfNeeded: Self.doneLinear >> (8 * $0)) }
+        let code =
+            Self.restoreInitialFPU + instructions.flatMap(\.bytes) + Self.saveFinalFPU + [0xA2]
+            + (0..<8).map { UInt8(truncatingIfNeeded: Self.doneLinear >> (8 * $0)) }
         var registers = Registers()
         let values = (0..<16).map { _ in generator.random.next() }
         registers.rax = values[0]; registers.rcx = values[1]; registers.rdx = values[2]
@@ -141,12 +155,13 @@ public final class DifferentialHarness {
         // which PUSHF would otherwise reveal.
         registers.rflags = 0x202 | (generator.random.next() & InstructionGenerator.all)
         let data = (0..<Self.dataSize).map { _ in UInt8(truncatingIfNeeded: generator.random.next()) }
+        let fpu = generator.initialFXSAVEImage()
 
-        try prepare(kvmMemory, code: code, data: data)
-        try prepare(emulatorMemory, code: code, data: data)
+        try prepare(kvmMemory, code: code, data: data, fpu: fpu)
+        try prepare(emulatorMemory, code: code, data: data, fpu: fpu)
         // Flags undefined when each instruction starts, for exceptions that stop the sequence there.
         var undefinedBefore: [UInt64: UInt64] = [:]
-        var address = Self.codeAddress, undefined: UInt64 = 0
+        var address = Self.codeAddress + UInt64(Self.restoreInitialFPU.count), undefined: UInt64 = 0
         for instruction in instructions {
             undefinedBefore[address] = undefined
             undefined = (undefined & ~instruction.defines) | instruction.undefines
@@ -165,7 +180,7 @@ public final class DifferentialHarness {
         return Mismatch(seed: seed, instructions: instructions.map(\.description), kvm: kvm, emulator: emulator)
     }
 
-    private func prepare(_ memory: GuestMemory, code: [UInt8], data: [UInt8]) throws {
+    private func prepare(_ memory: GuestMemory, code: [UInt8], data: [UInt8], fpu: [UInt8]) throws {
         try memory.zero(0, count: 0x10000)
         // GDT: null, kernel code64 0x08, kernel data 0x10, (unused 0x18), user code32 0x20,
         // user data 0x28, user code64 0x30, TSS 0x38. The user entries are marked accessed, as
@@ -178,8 +193,8 @@ public final class DifferentialHarness {
         try memory.store(Self.kernelStackTop, at: 0x600 + 4)  // TSS.RSP0
         try memory.store(UInt16(0x68), at: 0x600 + 0x66)  // no I/O bitmap (IOPL 3 allows the port)
         for vector in 0..<32 {
-            let stub = 0xA00 + UInt64(vector) * 4
-            try memory.write([0xE6, UInt8(Self.exceptionPortBase) + UInt8(vector), 0xF4, 0x90], at: stub)
+            let stub = 0xA00 + UInt64(vector) * 16
+            try memory.write(Self.saveFinalFPU + [0xE6, UInt8(Self.exceptionPortBase) + UInt8(vector), 0xF4, 0x90], at: stub)
             // 64-bit interrupt gate, DPL 3, to the stub through kernel code 0x08.
             let low: UInt64 = (stub & 0xFFFF) | 0x08 << 16 | 0xEE00 << 32 | ((stub >> 16) & 0xFFFF) << 48
             try memory.store(low, at: 0x800 + UInt64(vector) * 16)
@@ -195,6 +210,10 @@ public final class DifferentialHarness {
         try memory.zero(Self.codeAddress, count: 0x1000)
         try memory.write(code, at: Self.codeAddress)
         try memory.write(data, at: Self.dataAddress)
+        try memory.write(fpu, at: Self.initialFPUAddress)
+        // Zeros under the final image: the CPU leaves bytes 416-511 alone, but the exception stub's
+        // FXSAVE runs at CPL 0, which PVM emulates, writing zeros there.
+        try memory.zero(Self.finalFPUAddress, count: 512)
         try memory.zero(Self.stackTop - UInt64(Self.stackWindow), count: UInt64(Self.stackWindow) * 2)
     }
 
@@ -219,7 +238,7 @@ public final class DifferentialHarness {
         system.idt = DescriptorTable(base: 0x800, limit: 32 * 16 - 1)
         system.cr0 = 0x8000_0011 | (1 << 16)  // PE, ET, PG, WP
         system.cr3 = 0x1000
-        system.cr4 = ControlBits.cr4PhysicalAddressExtension
+        system.cr4 = ControlBits.cr4PhysicalAddressExtension | 1 << 9 | 1 << 10  // OSFXSR, OSXMMEXCPT
         system.efer = ControlBits.eferLongModeEnable | ControlBits.eferLongModeActive
         try cpu.setSystemRegisters(system)
         try cpu.setRegisters(registers)
@@ -255,7 +274,8 @@ public final class DifferentialHarness {
         return Outcome(
             registers: registerList, exception: exception,
             data: try memory.read(Self.dataAddress, count: Self.dataSize),
-            stack: try memory.read(Self.stackTop - UInt64(Self.stackWindow), count: Self.stackWindow * 2))
+            stack: try memory.read(Self.stackTop - UInt64(Self.stackWindow), count: Self.stackWindow * 2),
+            fpu: FPUImage.comparable(try memory.read(Self.finalFPUAddress, count: 512)))
     }
 }
 
@@ -280,3 +300,5 @@ private final class HarnessIO: GuestIO {
     }
     func hypercall(_ registers: inout Registers, longMode: Bool) -> IOAction { .proceed }
 }
+
+private func littleEndian32(_ value: UInt64) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }

@@ -147,8 +147,10 @@ final class SoftwarePlatform: InterruptSource {
         while true {
             let deadline = pollTimers(halted: true)
             if requestStands() || stop.isRaised { return true }
-            // No timer armed and no input that could still arrive: nothing can wake it.
-            if deadline == nil && !inputAttached() { return false }
+            // No timer armed and no input that could still arrive: nothing can wake it. (Input
+            // detaches only after handing over its last byte, whose interrupt may have come after
+            // the look above: one more look once it is seen detached settles it.)
+            if deadline == nil && !inputAttached() { return requestStands() }
             if let instructionClock = clock as? InstructionClock, let deadline {
                 // Deterministic time: a halted vCPU jumps to its next event instead of sleeping.
                 instructionClock.skip(to: deadline)
