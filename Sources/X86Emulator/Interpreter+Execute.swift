@@ -272,6 +272,8 @@ extension Interpreter {
             let selector = UInt16(try readSegmented(segment, offset &+ UInt64(os), size: 2))
             try loadSegment(opcode == 0xC4 ? .es : .ds, selector)
             writeReg(m, size: os, p, value)
+        case 0x9B: try fwait()
+        case 0xD8...0xDF: try x87(opcode, &i)
         case 0xD7:  // XLAT: AL = [seg:rBX + AL]
             let offset = (gpr[3] &+ (gpr[0] & 0xFF)) & addressMask(p)
             writeRegister(0, size: 1, rex: true, try readSegmented(p.segmentOverride ?? .ds, offset, size: 1))
