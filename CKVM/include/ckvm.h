@@ -36,7 +36,29 @@ static inline int ckvm_set_identity_map_addr(int vm_fd, uint64_t address) { retu
 /// KVM_CREATE_VCPU
 static inline int ckvm_create_vcpu(int vm_fd, int vcpu_id) { return CKVM_RESULT(ioctl(vm_fd, KVM_CREATE_VCPU, vcpu_id)); }
 
+/// KVM_CREATE_IRQCHIP: the in-kernel 8259 pair, I/O APIC and (for each vCPU created later) LAPIC.
+static inline int ckvm_create_irqchip(int vm_fd) { return CKVM_RESULT(ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0)); }
+/// KVM_CREATE_PIT2 with KVM_PIT_SPEAKER_DUMMY: the in-kernel 8254, which also answers port 0x61.
+static inline int ckvm_create_pit2(int vm_fd) {
+    struct kvm_pit_config config = {.flags = KVM_PIT_SPEAKER_DUMMY};
+    return CKVM_RESULT(ioctl(vm_fd, KVM_CREATE_PIT2, &config));
+}
+/// KVM_IRQ_LINE: sets the level of a GSI on the in-kernel irqchip (any thread may call it).
+static inline int ckvm_irq_line(int vm_fd, uint32_t gsi, uint32_t level) {
+    struct kvm_irq_level irq = {.irq = gsi, .level = level};
+    return CKVM_RESULT(ioctl(vm_fd, KVM_IRQ_LINE, &irq));
+}
+
 // MARK: vCPU ioctls
+
+/// KVM_GET_MP_STATE: whether the vCPU is runnable or halted in the kernel (with an in-kernel LAPIC).
+static inline int ckvm_get_mp_state(int vcpu_fd, uint32_t *state) {
+    struct kvm_mp_state mp = {0};
+    int result = CKVM_RESULT(ioctl(vcpu_fd, KVM_GET_MP_STATE, &mp));
+    *state = mp.mp_state;
+    return result;
+}
+static const uint32_t ckvm_mp_state_halted = KVM_MP_STATE_HALTED;
 
 /// KVM_RUN
 static inline int ckvm_run(int vcpu_fd) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_RUN, 0)); }
@@ -69,6 +91,10 @@ static const uint32_t ckvm_request_set_regs = KVM_SET_REGS;
 static const uint32_t ckvm_request_get_sregs = KVM_GET_SREGS;
 static const uint32_t ckvm_request_set_sregs = KVM_SET_SREGS;
 static const uint32_t ckvm_request_set_cpuid2 = KVM_SET_CPUID2;
+static const uint32_t ckvm_request_create_irqchip = KVM_CREATE_IRQCHIP;
+static const uint32_t ckvm_request_create_pit2 = KVM_CREATE_PIT2;
+static const uint32_t ckvm_request_irq_line = KVM_IRQ_LINE;
+static const uint32_t ckvm_request_get_mp_state = KVM_GET_MP_STATE;
 
 // MARK: kvm_run field access
 // kvm_run's exit data sits in anonymous unions, which Swift imports awkwardly; these accessors

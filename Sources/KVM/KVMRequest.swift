@@ -12,6 +12,9 @@ public struct KVMRequest: Sendable, Equatable, CustomStringConvertible {
     public static let getRegisters = KVMRequest(name: "KVM_GET_REGS", number: ckvm_request_get_regs)
     public static let setRegisters = KVMRequest(name: "KVM_SET_REGS", number: ckvm_request_set_regs)
     public static let getSystemRegisters = KVMRequest(name: "KVM_GET_SREGS", number: ckvm_request_get_sregs)
+    /// Device lines into the in-kernel irqchip (the UART's IRQ 4), and the halt check.
+    public static let irqLine = KVMRequest(name: "KVM_IRQ_LINE", number: ckvm_request_irq_line)
+    public static let getMPState = KVMRequest(name: "KVM_GET_MP_STATE", number: ckvm_request_get_mp_state)
 
     // Building a VM and its vCPU.
     public static let getAPIVersion = KVMRequest(name: "KVM_GET_API_VERSION", number: ckvm_request_get_api_version)
@@ -25,4 +28,6 @@ public struct KVMRequest: Sendable, Equatable, CustomStringConvertible {
     public static let createVCPU = KVMRequest(name: "KVM_CREATE_VCPU", number: ckvm_request_create_vcpu)
     public static let setSystemRegisters = KVMRequest(name: "KVM_SET_SREGS", number: ckvm_request_set_sregs)
     public static let setCPUID = KVMRequest(name: "KVM_SET_CPUID2", number: ckvm_request_set_cpuid2)
+    public static let createIRQChip = KVMRequest(name: "KVM_CREATE_IRQCHIP", number: ckvm_request_create_irqchip)
+    public static let createPIT2 = KVMRequest(name: "KVM_CREATE_PIT2", number: ckvm_request_create_pit2)
 }

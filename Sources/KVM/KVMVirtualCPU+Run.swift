@@ -20,7 +20,10 @@ extension KVMVirtualCPU {
             ckvm_run_set_immediate_exit(UnsafeMutablePointer(bitPattern: runAddress), 1)
             pthread_kill(thread, KickSignal.number)
         }
+        // The halt probe only interrupts KVM_RUN: the loop below then looks at the vCPU's state.
+        if haltsInKernel { kicker.setHaltProbe { pthread_kill(thread, KickSignal.number) } }
         defer {
+            kicker.setHaltProbe(nil)
             kicker.setInterrupt(nil)
             ckvm_run_set_immediate_exit(run, 0)
         }
@@ -30,12 +33,28 @@ extension KVMVirtualCPU {
             let result = ckvm_run(fd.rawValue)
             statistics.guestNanoseconds &+= monotonicNanoseconds() &- start
             if result == -EINTR || result == -EAGAIN {
+                // Without a stop request the signal was the halt probe's: not one of the guest's
+                // exits, so not counted.
+                if haltsInKernel && kicker.requestedStop == nil {
+                    if let stop = try haltedForGood() { return stop }
+                    continue
+                }
                 statistics[.interrupted] += 1
                 continue
             }
             try check(result, "KVM_RUN")
             if let stop = try handleExit(io: io, kicker: kicker) { return stop }
         }
+    }
+
+    /// With the in-kernel irqchip: a vCPU halted in the kernel with IF clear can never wake (no
+    /// NMI source exists), so the halt ends the run as a KVM_EXIT_HLT does without the irqchip.
+    private func haltedForGood() throws(CPUError) -> StopReason? {
+        var state: UInt32 = 0
+        guard ckvm_get_mp_state(fd.rawValue, &state) >= 0, state == ckvm_mp_state_halted else { return nil }
+        guard try registers().rflags & Registers.interruptFlag == 0 else { return nil }
+        statistics[.halt] += 1
+        return .halted(interruptsEnabled: false)
     }
 
     /// Handles the exit in `kvm_run`; returns a stop reason when the guest cannot go on.

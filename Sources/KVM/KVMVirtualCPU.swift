@@ -14,6 +14,9 @@ public final class KVMVirtualCPU: VirtualCPU {
     let run: UnsafeMutablePointer<kvm_run>
     let mapSize: Int
     public internal(set) var statistics = CPUStatistics()
+    /// Whether HLT waits in the kernel (the VM has the in-kernel irqchip): then a halt with
+    /// interrupts disabled is found by the halt probe, not by a KVM_EXIT_HLT.
+    var haltsInKernel = false
 
     init(fd: FileDescriptor, mapSize: Int) throws(KVMError) {
         let mapping = mmap(nil, mapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, 0)

@@ -1,4 +1,5 @@
 import CKVM
+import Synchronization
 import SystemPackage
 import VMCore
 
@@ -39,14 +40,45 @@ public final class KVMVirtualMachine: Sendable {
         }
     }
 
+    /// Creates the in-kernel PC platform: the 8259 pair, the I/O APIC, the 8254 PIT (with port
+    /// 0x61) and, for the vCPUs created after it, their LAPICs. HLT then waits in the kernel
+    /// until an interrupt. Must come before `makeVirtualCPU`.
+    public func createInKernelPlatform() throws(KVMError) {
+        let irqchip = ckvm_create_irqchip(fd.rawValue)
+        guard irqchip >= 0 else { throw KVMError("KVM_CREATE_IRQCHIP", result: irqchip) }
+        let pit = ckvm_create_pit2(fd.rawValue)
+        guard pit >= 0 else { throw KVMError("KVM_CREATE_PIT2", result: pit) }
+        hasInKernelPlatform.store(true, ordering: .releasing)
+    }
+
+    let hasInKernelPlatform = Atomic<Bool>(false)
+
+    /// The in-kernel irqchip as the router of device lines (KVM_IRQ_LINE on GSI 0-23, which KVM's
+    /// default routing sends to the 8259 pair for 0-15 and to the I/O APIC pin of the same number).
+    public var interruptRouter: any InterruptRouter { KVMInterruptRouter(vm: self) }
+
     /// Creates vCPU `id` (KVM_CREATE_VCPU), maps its `kvm_run` area and gives it the host's CPUID.
     public func makeVirtualCPU(id: Int32 = 0) throws(KVMError) -> KVMVirtualCPU {
         let vcpuFD = ckvm_create_vcpu(fd.rawValue, id)
         guard vcpuFD >= 0 else { throw KVMError("KVM_CREATE_VCPU", result: vcpuFD) }
         let cpu = try KVMVirtualCPU(fd: FileDescriptor(rawValue: vcpuFD), mapSize: system.vcpuMapSize())
+        cpu.haltsInKernel = hasInKernelPlatform.load(ordering: .acquiring)
         let cpuid = try system.supportedCPUID()
         let result = ckvm_set_cpuid2(vcpuFD, cpuid.pointer)
         guard result >= 0 else { throw KVMError("KVM_SET_CPUID2", result: result) }
         return cpu
+    }
+}
+
+/// Device lines into the in-kernel irqchip. KVM_IRQ_LINE is a VM ioctl: safe from any thread.
+/// It holds the VM, so the fd stays open as long as a device can raise a line.
+final class KVMInterruptRouter: InterruptRouter {
+    let vm: KVMVirtualMachine
+
+    init(vm: KVMVirtualMachine) { self.vm = vm }
+
+    func setLevel(gsi: Int, high: Bool) {
+        guard gsi >= 0 && gsi < 24 else { return }
+        _ = ckvm_irq_line(vm.fd.rawValue, UInt32(gsi), high ? 1 : 0)
     }
 }

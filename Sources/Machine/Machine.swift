@@ -6,6 +6,10 @@ import Sandbox
 import VMCore
 import X86Emulator
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A one-vCPU PC-style machine: guest memory, the port bus with its devices, and a vCPU on KVM or
 /// on the software backend.
 /// The composition root: the only place that knows every target.
@@ -55,27 +59,57 @@ public final class Machine {
         let serialInput = configuration.serialInput == .stdin ? SerialInput() : nil
         self.serialInput = serialInput
         if case .software(let cpu) = backend {
-            let platform = SoftwarePlatform(ramSize: configuration.memorySize, inputAttached: serialInput?.attachedProbe)
+            let platform: SoftwarePlatform
+            if configuration.deterministic {
+                // Deterministic time starts at a fixed wall-clock time too, so the RTC and
+                // kvmclock read the same dates in every run.
+                let clock = InstructionClock()
+                cpu.instructionClock = clock
+                platform = SoftwarePlatform(
+                    ramSize: configuration.memorySize, memory: memory, clock: clock, wallClock: (Self.deterministicEpoch, 0),
+                    inputAttached: serialInput?.attachedProbe)
+            } else {
+                platform = SoftwarePlatform(ramSize: configuration.memorySize, memory: memory, inputAttached: serialInput?.attachedProbe)
+            }
             cpu.interrupts = platform
+            cpu.clock = platform.clock
             self.platform = platform
         } else {
             platform = nil
+        }
+        // Where device lines go: the software platform's PIC and I/O APIC, or KVM's irqchip.
+        let router: (any InterruptRouter)?
+        var kvmDevices: [(BusRange, any BusDevice)] = []
+        switch backend {
+        case .software: router = platform?.router
+        case .kvm(let vm, _):
+            let kvmRouter = vm.interruptRouter
+            router = kvmRouter
+            // The devices KVM does not have in the kernel: the RTC (its interrupts are not
+            // raised on KVM yet: nothing services its timer there).
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let rtc = RTCDevice(
+                clock: HostGuestClock(), ramSize: configuration.memorySize, wallClock: Int64(now.tv_sec), nanoseconds: UInt64(now.tv_nsec),
+                irq8: InterruptLine(gsi: RTCDevice.irq, router: kvmRouter))
+            kvmDevices = [(BusRange(base: UInt64(RTCDevice.port), size: RTCDevice.portCount), rtc)]
         }
 
         let hypercallPort = HypercallPort()
         let stopSignal = kicker.stopSignal
         let debugConsole = configuration.debugConsole.map { Console($0, stop: stopSignal) } ?? console
-        let serialIRQ = platform.map { InterruptLine(gsi: 4, router: $0.pic) } ?? .unconnected
+        let serialIRQ = router.map { InterruptLine(gsi: 4, router: $0) } ?? .unconnected
         var receiveBufferRead: @Sendable () -> Void = {}
         if let serialInput { receiveBufferRead = serialInput.receiveBufferRead }
         serialPort = SerialPort(console: console, irq: serialIRQ, receiveBufferRead: receiveBufferRead)
         let ports: Bus
         do {
             ports = try Self.portBus(
-                postCodes: postCodes, hypercallPort: hypercallPort, serialPort: serialPort, debugConsole: debugConsole, platform: platform)
+                postCodes: postCodes, hypercallPort: hypercallPort, serialPort: serialPort, debugConsole: debugConsole, platform: platform,
+                more: kvmDevices)
         } catch { throw .bus(error) }
         io = MachineIO(
-            ports: ports, mmio: try! Bus([]), hypercallPort: hypercallPort,
+            ports: ports, mmio: try! Bus(platform?.mmioDevices ?? []), hypercallPort: hypercallPort,
             hypercalls: HypercallHandler(memory: memory, console: console), logger: logger)
 
         do {
@@ -84,10 +118,14 @@ public final class Machine {
         } catch { throw .cpu(error) }
     }
 
+    /// The wall-clock time at which deterministic guest time starts: 2026-01-01 00:00:00 UTC.
+    static let deterministicEpoch: Int64 = 1_767_225_600
+
     /// The machine's port bus: POST codes, debug-exit, COM1, the hypercall port, the i8042, the
     /// debug console and, on the software backend, the PIC, PIT and RTC.
     static func portBus(
-        postCodes: PostCodePort, hypercallPort: HypercallPort, serialPort: SerialPort, debugConsole: Console, platform: SoftwarePlatform?
+        postCodes: PostCodePort, hypercallPort: HypercallPort, serialPort: SerialPort, debugConsole: Console, platform: SoftwarePlatform?,
+        more: [(BusRange, any BusDevice)] = []
     ) throws(BusError) -> Bus {
         try Bus(
             [
@@ -98,14 +136,14 @@ public final class Machine {
                 (BusRange(base: UInt64(I8042.dataPort), size: 1), I8042.DataPort()),
                 (BusRange(base: UInt64(I8042.commandPort), size: 1), I8042.CommandPort()),
                 (BusRange(base: UInt64(DebugConsole.port), size: DebugConsole.portCount), DebugConsole(console: debugConsole)),
-            ] + (platform?.busDevices ?? []))
+            ] + (platform?.busDevices ?? []) + more)
     }
 
     /// The same bus for the fuzz targets, with the software backend's platform and `console`
     /// behind both the UART (on IRQ 4) and the debug console, so that they drive every device.
     package static func portBus(postCodes: PostCodePort, hypercallPort: HypercallPort, console: Console) throws(BusError) -> Bus {
         let platform = SoftwarePlatform(ramSize: 64 << 20)
-        let serialPort = SerialPort(console: console, irq: InterruptLine(gsi: 4, router: platform.pic))
+        let serialPort = SerialPort(console: console, irq: InterruptLine(gsi: 4, router: platform.router))
         return try portBus(postCodes: postCodes, hypercallPort: hypercallPort, serialPort: serialPort, debugConsole: console, platform: platform)
     }
 
@@ -114,12 +152,16 @@ public final class Machine {
         Backend, String
     ) {
         if configuration.backend == .software {
-            return (.software(SoftwareVirtualCPU(memory: memory)), "backend: software (asked for with --backend software)")
+            let why = configuration.deterministic ? "deterministic time needs it" : "asked for with --backend software"
+            return (.software(SoftwareVirtualCPU(memory: memory)), "backend: software (\(why))")
         }
         do {
             let system = try KVMSystem(path: configuration.kvmPath)
             let vm = try system.makeVirtualMachine()
             try vm.mapMemory(memory)
+            // The PIC, PIT, I/O APIC and LAPIC in the kernel: HLT waits there, and timer
+            // interrupts never leave it. Before the vCPU, which gets its LAPIC from it.
+            try vm.createInKernelPlatform()
             let cpu = try vm.makeVirtualCPU()
             logger.debug("KVM VM ready: \(memory.regions.count) memory slot(s), \(configuration.memorySize >> 20) MiB RAM")
             return (.kvm(vm, cpu), "backend: kvm (\(configuration.kvmPath))")
@@ -138,7 +180,9 @@ public final class Machine {
     /// Runs the guest until it stops, enforcing the timeout and stopping on SIGINT/SIGTERM.
     /// A machine runs once: its first stop ends it.
     public func run() throws(MachineError) -> RunReport {
-        let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout)
+        var haltsInKernel = false
+        if case .kvm = backend { haltsInKernel = true }
+        let watchdog = Watchdog(kicker: kicker, timeout: configuration.timeout, probesHalts: haltsInKernel)
         serialInput?.start(feeding: serialPort, kicker: kicker)
         // The terminal's mode comes back on every way out of the run.
         defer { serialInput?.stop() }

@@ -19,6 +19,10 @@ public struct MachineConfiguration: Sendable {
     public var seccomp: SeccompPolicy = .off
     /// Where the UART's receiver gets its bytes: nothing (the line is idle) or the VMM's stdin.
     public var serialInput: SerialInputSource = .none
+    /// Guest time from retired instructions instead of the host clock (software backend only):
+    /// runs with the same input give the same output, instruction count and stop (README,
+    /// "Deterministic time").
+    public var deterministic = false
     /// Test hook: once the filter is on, make a forbidden system call before entering the guest.
     public var testHookMakeForbiddenCall = false
 

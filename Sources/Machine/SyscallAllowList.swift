@@ -52,12 +52,12 @@ enum SyscallAllowList {
     ]
 
     /// The ioctls of the run loop and the report's register reads.
-    static let runLoopRequests: [KVMRequest] = [.run, .getRegisters, .setRegisters, .getSystemRegisters]
+    static let runLoopRequests: [KVMRequest] = [.run, .getRegisters, .setRegisters, .getSystemRegisters, .irqLine, .getMPState]
 
     /// The ioctls that build a KVM VM and vCPU.
     static let machineBuildingRequests: [KVMRequest] = [
         .getAPIVersion, .checkExtension, .createVM, .getVCPUMmapSize, .getSupportedCPUID, .setUserMemoryRegion, .setTSSAddress,
-        .setIdentityMapAddress, .createVCPU, .setSystemRegisters, .setCPUID,
+        .setIdentityMapAddress, .createVCPU, .setSystemRegisters, .setCPUID, .createIRQChip, .createPIT2,
     ]
 
     /// Added when the serial console is a terminal: restoring its mode after the run.

@@ -15,11 +15,15 @@ final class Watchdog {
     private let cancelPipe: (read: Int32, write: Int32)
     private var thread: pthread_t?
 
-    init(kicker: CPUKicker, timeout: Double?) {
+    /// `probesHalts`: the vCPU's HLT waits in the kernel (KVM's irqchip), so the watchdog also
+    /// runs the kicker's halt probe, 1 ms after the start and then at doubling intervals up to
+    /// `HaltProbe.longestInterval`: a guest that halts for good is found within that long, at
+    /// the cost of one short exit per interval while it runs.
+    init(kicker: CPUKicker, timeout: Double?, probesHalts: Bool = false) {
         cancelPipe = makeWakePipe()
         SignalForwarding.install()
         let deadline = timeout.map { monotonicNanoseconds() + UInt64($0 * 1e9) }
-        let watch = WatchContext(kicker: kicker, cancelFD: cancelPipe.read, deadline: deadline)
+        let watch = WatchContext(kicker: kicker, cancelFD: cancelPipe.read, deadline: deadline, probesHalts: probesHalts)
         thread = spawnThread { watch.run() }
     }
 
@@ -39,6 +43,7 @@ private struct WatchContext: Sendable {
     let kicker: CPUKicker
     let cancelFD: Int32
     let deadline: UInt64?
+    let probesHalts: Bool
 
     func run() {
         // Process-directed SIGINT/SIGTERM go to a thread that does not block them; a parent that
@@ -47,15 +52,27 @@ private struct WatchContext: Sendable {
         var fds = [
             pollfd(fd: cancelFD, events: Int16(POLLIN), revents: 0), pollfd(fd: SignalForwarding.pipe.read, events: Int16(POLLIN), revents: 0),
         ]
+        var probeInterval = HaltProbe.firstInterval
+        var nextProbe = monotonicNanoseconds() + probeInterval
         while true {
             var waitMilliseconds: Int32 = -1
+            if probesHalts && kicker.requestedStop == nil {
+                let now = monotonicNanoseconds()
+                if now >= nextProbe {
+                    kicker.probeForHalt()
+                    probeInterval = min(probeInterval * 2, HaltProbe.longestInterval)
+                    nextProbe = now + probeInterval
+                }
+                waitMilliseconds = Int32((nextProbe - min(now, nextProbe) + 999_999) / 1_000_000)
+            }
             if let deadline {
                 let now = monotonicNanoseconds()
                 if now >= deadline {
                     kicker.requestStop(.timedOut)
                     waitMilliseconds = -1  // keep waiting for cancel
                 } else {
-                    waitMilliseconds = Int32(min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max)))
+                    let untilDeadline = Int32(min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max)))
+                    waitMilliseconds = waitMilliseconds < 0 ? untilDeadline : min(waitMilliseconds, untilDeadline)
                 }
             }
             if kicker.requestedStop != nil { waitMilliseconds = -1 }
@@ -69,6 +86,12 @@ private struct WatchContext: Sendable {
             }
         }
     }
+}
+
+/// How often the watchdog probes a vCPU whose HLT waits in the kernel.
+enum HaltProbe {
+    static let firstInterval: UInt64 = 1_000_000  // 1 ms
+    static let longestInterval: UInt64 = 16_000_000  // 16 ms
 }
 
 /// SIGINT and SIGTERM become a write to a pipe that the watchdog polls.

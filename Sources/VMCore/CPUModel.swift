@@ -53,8 +53,8 @@ public struct CPUModel: Sendable {
 
     /// The CPU the software backend implements today.
     public static let softwareBackend = CPUModel(
-        leaf1EDX: Leaf1EDX.pse | Leaf1EDX.tsc | Leaf1EDX.msr | Leaf1EDX.pae | Leaf1EDX.cx8 | Leaf1EDX.cmov,
-        leaf1ECX: Leaf1ECX.cx16,
+        leaf1EDX: Leaf1EDX.pse | Leaf1EDX.tsc | Leaf1EDX.msr | Leaf1EDX.pae | Leaf1EDX.cx8 | Leaf1EDX.apic | Leaf1EDX.cmov,
+        leaf1ECX: Leaf1ECX.cx16 | Leaf1ECX.tscDeadline | Leaf1ECX.hypervisor,
         extendedLeaf1EDX: ExtendedLeaf1.syscall | ExtendedLeaf1.nx | ExtendedLeaf1.longMode,
         extendedLeaf1ECX: 0)
 
@@ -65,7 +65,16 @@ public struct CPUModel: Sendable {
         self.extendedLeaf1ECX = extendedLeaf1ECX
     }
 
-    public static let maximumBasicLeaf: UInt32 = 1
+    /// CPUID.6:EAX bit 2: the APIC timer runs at a constant rate in every C-state (ARAT), so
+    /// Linux needs no broadcast timer to idle.
+    public static let alwaysRunningAPICTimer: UInt32 = 1 << 2
+
+    /// The hypervisor leaves (CPUID 0x40000000 up): KVM's signature and its kvmclock features, so
+    /// that guests use kvmclock (Linux looks for it only with the hypervisor bit set).
+    public var hypervisorSignature = "KVMKVMKVM"
+    public var hypervisorFeatures: UInt32 = (1 << 3) | (1 << 24)  // KVM_FEATURE_CLOCKSOURCE2, CLOCKSOURCE_STABLE_BIT
+
+    public static let maximumBasicLeaf: UInt32 = 6
     public static let maximumExtendedLeaf: UInt32 = 0x8000_0008
 
     /// CPUID for `leaf` (and `subleaf`, for the leaves that have them). Leaves above the maximum
@@ -79,6 +88,13 @@ public struct CPUModel: Sendable {
             // EBX: CLFLUSH line size in 8-byte units (15:8) when CLFLUSH is advertised, APIC ID 0.
             let lineSize: UInt32 = leaf1EDX & Leaf1EDX.clflush != 0 ? 8 << 8 : 0
             return Leaf(eax: signature, ebx: lineSize, ecx: leaf1ECX, edx: leaf1EDX)
+        case 6:
+            return Leaf(eax: Self.alwaysRunningAPICTimer)
+        case 0x4000_0000 where leaf1ECX & Leaf1ECX.hypervisor != 0:
+            let (b, c, d) = Self.registers(fromText: hypervisorSignature)
+            return Leaf(eax: 0x4000_0001, ebx: b, ecx: c, edx: d)
+        case 0x4000_0001 where leaf1ECX & Leaf1ECX.hypervisor != 0:
+            return Leaf(eax: hypervisorFeatures)
         case 0x8000_0000:
             return Leaf(eax: Self.maximumExtendedLeaf)
         case 0x8000_0001:

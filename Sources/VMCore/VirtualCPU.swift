@@ -46,6 +46,18 @@ public final class CPUKicker: Sendable {
         return pending.withLock { $0 }
     }
 
+    /// Called by a backend whose HLT waits inside the hypervisor (KVM with its in-kernel LAPIC):
+    /// `action` makes the vCPU leave the guest briefly and check whether it halted for good (with
+    /// interrupts disabled), which it cannot report otherwise. Nil once the vCPU has stopped.
+    public func setHaltProbe(_ action: (@Sendable () -> Void)?) {
+        haltProbe.withLock { $0 = action }
+    }
+
+    /// Runs the halt probe, if the backend set one (the watchdog calls this now and then).
+    public func probeForHalt() { haltProbe.withLock { $0?() } }
+
+    private let haltProbe = Mutex<(@Sendable () -> Void)?>(nil)
+
     /// Called by the backend: `action` forces the vCPU out of the guest. Pass nil once the vCPU
     /// thread has stopped running so that no late request touches it.
     public func setInterrupt(_ action: (@Sendable () -> Void)?) {

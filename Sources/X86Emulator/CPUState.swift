@@ -29,6 +29,8 @@ struct CPUState {
     /// Set by STI (when it sets IF) and by MOV SS/POP SS: no interrupt is taken before the next
     /// instruction completes (SDM vol. 3, 6.8.3, and STI's "Operation").
     var interruptShadow = false
+    /// Set when an NMI is delivered, cleared by the next IRET: NMIs do not nest.
+    var nmiBlocked = false
     var segments: (Segment, Segment, Segment, Segment, Segment, Segment) = (Segment(), Segment(), Segment(), Segment(), Segment(), Segment())
     var tr = Segment(), ldt = Segment()
     var gdt = DescriptorTable(), idt = DescriptorTable()

@@ -540,6 +540,8 @@ extension Interpreter {
     /// IRET/IRETD/IRETQ.
     func interruptReturn(_ p: Prefixes) throws(Interruption) {
         let s = state.pointee
+        // IRET ends the NMI handler's blocking of further NMIs (SDM vol. 3, 6.7.1), even if it faults later.
+        state.pointee.nmiBlocked = false
         let size = p.operandSize
         if !s.isProtected {
             let ip = try pop(size: size)

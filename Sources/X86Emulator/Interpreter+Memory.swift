@@ -134,6 +134,9 @@ extension Interpreter {
     func readPhysical(_ address: UInt64, size: Int) -> UInt64 {
         if let value = try? memory.readLittleEndian(address, size: size) { return value }
         statistics.pointee[.mmio] += 1
+        if let platform, let page = platform.localAPICPage, address & ~0xFFF == page {
+            return platform.readLocalAPIC(offset: address & 0xFFF, width: AccessWidth(byteCount: size) ?? .byte)
+        }
         return io.mmioRead(GuestAddress(address), width: AccessWidth(byteCount: size) ?? .byte)
     }
 
@@ -144,6 +147,12 @@ extension Interpreter {
         }
         // Outside RAM or in the read-only firmware: an MMIO write, as KVM reports it.
         statistics.pointee[.mmio] += 1
+        if let platform, let page = platform.localAPICPage, address & ~0xFFF == page {
+            platform.writeLocalAPIC(offset: address & 0xFFF, width: AccessWidth(byteCount: size) ?? .byte, value: value & mask(size))
+            // The write may have made an interrupt deliverable (EOI, TPR): end the block.
+            state.pointee.stopBlock = true
+            return
+        }
         if case .stop(let reason) = io.mmioWrite(GuestAddress(address), width: AccessWidth(byteCount: size) ?? .byte, value: value & mask(size)) {
             throw .stop(reason)
         }

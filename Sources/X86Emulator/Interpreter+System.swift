@@ -161,7 +161,7 @@ extension Interpreter {
         let s = state.pointee
         switch number {
         case Self.msrTSC: return timeStampCounter()
-        case Self.msrAPICBase: return s.apicBase
+        case Self.msrAPICBase where platform == nil: return s.apicBase
         case Self.msrEFER: return s.efer
         case Self.msrSTAR: return s.star
         case Self.msrLSTAR: return s.lstar
@@ -170,14 +170,16 @@ extension Interpreter {
         case Self.msrFSBase: return s.segment(.fs).base
         case Self.msrGSBase: return s.segment(.gs).base
         case Self.msrKernelGSBase: return s.kernelGSBase
-        default: throw .fault(.gp())
+        default:
+            guard let value = platform?.readMSR(number, tscOffset: s.tscOffset) else { throw .fault(.gp()) }
+            return value
         }
     }
 
     func writeMSR(_ number: UInt32, _ value: UInt64) throws(Interruption) {
         switch number {
-        case Self.msrTSC: state.pointee.tscOffset = value &- monotonicNanoseconds()
-        case Self.msrAPICBase: state.pointee.apicBase = value
+        case Self.msrTSC: state.pointee.tscOffset = value &- clock.nanoseconds
+        case Self.msrAPICBase where platform == nil: state.pointee.apicBase = value
         case Self.msrEFER:
             // SCE (0), LME (8), NXE (11) are writable; LMA (10) is the CPU's; the rest reserved.
             guard value & ~UInt64(0xD01) == 0 else { throw .fault(.gp()) }
@@ -194,7 +196,9 @@ extension Interpreter {
             segment.base = value
             state.pointee.setSegment(number == Self.msrFSBase ? .fs : .gs, segment)
         case Self.msrKernelGSBase: state.pointee.kernelGSBase = value
-        default: throw .fault(.gp())
+        default:
+            guard platform?.writeMSR(number, value: value, tscOffset: state.pointee.tscOffset) == true else { throw .fault(.gp()) }
+            state.pointee.stopBlock = true  // an APIC or timer change may make an interrupt due
         }
     }
 

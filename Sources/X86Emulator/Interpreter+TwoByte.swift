@@ -195,6 +195,6 @@ extension Interpreter {
     }
 
     func timeStampCounter() -> UInt64 {
-        monotonicNanoseconds() &+ state.pointee.tscOffset
+        clock.nanoseconds &+ state.pointee.tscOffset
     }
 }

@@ -15,13 +15,20 @@ struct Interpreter {
     let unimplemented: UnsafeMutablePointer<UnimplementedLog>
     let tlb: TLB
     let codeCache: CodeCache
+    /// The local APIC, NMIs and platform MSRs (nil: a bare CPU, as in unit tests).
+    let platform: (any InterruptSource)?
+    /// Guest time, which the TSC counts at 1 GHz.
+    let clock: any GuestClock
     /// The general registers' storage inside `state`, for access without copying the state.
     let gpr: UnsafeMutablePointer<UInt64>
 
     init(
         state: UnsafeMutablePointer<CPUState>, memory: GuestMemory, io: any GuestIO, statistics: UnsafeMutablePointer<CPUStatistics>,
-        unimplemented: UnsafeMutablePointer<UnimplementedLog>, tlb: TLB, codeCache: CodeCache
+        unimplemented: UnsafeMutablePointer<UnimplementedLog>, tlb: TLB, codeCache: CodeCache, platform: (any InterruptSource)? = nil,
+        clock: any GuestClock = HostGuestClock()
     ) {
+        self.platform = platform
+        self.clock = clock
         self.state = state
         self.memory = memory
         self.io = io

@@ -14,6 +14,12 @@ public final class SoftwareVirtualCPU: VirtualCPU {
     /// The interrupt controllers, when the machine has them: external interrupts are delivered
     /// and HLT with IF set waits for one. Without them HLT ends the run, as before.
     public var interrupts: (any InterruptSource)?
+    /// Guest time: the TSC counts it at 1 GHz. The machine gives the platform's clock, so that the
+    /// TSC, the timers and kvmclock agree.
+    public var clock: any GuestClock = HostGuestClock()
+    /// With deterministic time, the clock this vCPU drives: it stores its count of retired
+    /// instructions (and delivered exceptions and REP iterations) there between chains.
+    public var instructionClock: InstructionClock?
 
     public init(memory: GuestMemory) {
         self.memory = memory
@@ -47,7 +53,8 @@ public final class SoftwareVirtualCPU: VirtualCPU {
 
     public func run(io: some GuestIO, kicker: CPUKicker) throws(CPUError) -> StopReason {
         let interpreter = Interpreter(
-            state: state, memory: memory, io: io, statistics: statisticsStorage, unimplemented: unimplemented, tlb: tlb, codeCache: codeCache)
+            state: state, memory: memory, io: io, statistics: statisticsStorage, unimplemented: unimplemented, tlb: tlb, codeCache: codeCache,
+            platform: interrupts, clock: clock)
         // Registers and guest memory may have been changed from outside since the last run.
         tlb.flushAll()
         codeCache.flushAll()
@@ -66,15 +73,19 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         let state = self.state
         func work() -> UInt64 { retired &+ exceptions &+ state.pointee.repeatedIterations }
         let interrupts = self.interrupts
+        let instructionClock = self.instructionClock
+        let workBefore = statisticsStorage.pointee.instructions
         while true {
             if let requested = kicker.requestedStop { return requested }
+            instructionClock?.setInstructions(workBefore &+ work())
             interrupts?.poll()
             let checkpoint = work() &+ UInt64(Self.instructionsPerCheck)
             while work() < checkpoint {
                 do {
+                    instructionClock?.setInstructions(workBefore &+ work())
                     // Between chains: also right after a wake-up from HLT and after STI/POPF/IRET
                     // set IF (they end the chain).
-                    if let interrupts, state.pointee.flag(CPUState.ifl) {
+                    if let interrupts, interrupts.interruptRequested {
                         try takeInterrupt(interrupts, interpreter, &retired)
                     }
                     // The chain runs the instruction a shadow protects first; only one that the
@@ -97,21 +108,27 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         }
     }
 
-    /// Delivers a pending external interrupt between instructions, after the one instruction an
-    /// interrupt shadow (STI, MOV SS) protects; a fault during delivery is raised as usual.
+    /// Delivers a pending NMI (unless one is being handled) or, with IF set, external interrupt
+    /// between instructions, after the one instruction an interrupt shadow (STI, MOV SS) protects;
+    /// a fault during delivery is raised as usual.
     private func takeInterrupt(_ interrupts: any InterruptSource, _ interpreter: Interpreter, _ retired: inout UInt64) throws(Interruption) {
-        guard interrupts.interruptRequested else {
-            state.pointee.interruptShadow = false  // the next instruction runs before any check
-            return
-        }
+        let mayTakeNMI = !state.pointee.nmiBlocked
+        guard mayTakeNMI || state.pointee.flag(CPUState.ifl) else { return }
         if state.pointee.interruptShadow {
             state.pointee.interruptShadow = false
             try interpreter.step()
             retired &+= 1
             // STI; MOV SS: the second shadow is honoured too, and the interrupt waits a little.
-            guard !state.pointee.interruptShadow, state.pointee.flag(CPUState.ifl), interrupts.interruptRequested else { return }
+            guard !state.pointee.interruptShadow, interrupts.interruptRequested else { return }
         }
-        guard let vector = interrupts.acknowledgeInterrupt() else { return }
+        // NMI first (SDM vol. 3, table 6-2: NMI is above maskable interrupts).
+        if !state.pointee.nmiBlocked && interrupts.acknowledgeNMI() {
+            state.pointee.nmiBlocked = true
+            statisticsStorage.pointee.interruptsDelivered &+= 1
+            try interpreter.raise(Fault(vector: 2, errorCode: nil), returnAddress: state.pointee.rip)
+            return
+        }
+        guard state.pointee.flag(CPUState.ifl), let vector = interrupts.acknowledgeInterrupt() else { return }
         statisticsStorage.pointee.interruptsDelivered &+= 1
         try interpreter.raise(Fault(vector: vector, errorCode: nil), returnAddress: state.pointee.rip)
     }
@@ -123,7 +140,8 @@ public final class SoftwareVirtualCPU: VirtualCPU {
     /// that the guest path has no extra checks.
     package func run(io: some GuestIO, instructionLimit: UInt64, blocks: Bool = true) -> StopReason? {
         let interpreter = Interpreter(
-            state: state, memory: memory, io: io, statistics: statisticsStorage, unimplemented: unimplemented, tlb: tlb, codeCache: codeCache)
+            state: state, memory: memory, io: io, statistics: statisticsStorage, unimplemented: unimplemented, tlb: tlb, codeCache: codeCache,
+            platform: interrupts, clock: clock)
         tlb.flushAll()
         codeCache.flushAll()
         var retired: UInt64 = 0

@@ -37,6 +37,12 @@ struct MachineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write what the guest sends to the 0xE9 debug console to this file instead of stdout.", valueName: "file"))
     var debugcon: String?
 
+    @Flag(
+        help:
+            "Guest time follows retired instructions, not the host clock, so runs with the same input give the same output and instruction count (software backend)."
+    )
+    var deterministic = false
+
     @Flag(name: .shortAndLong, help: "Log what the VMM does (loading, unclaimed accesses) to stderr.")
     var verbose = false
 
@@ -53,6 +59,9 @@ struct MachineOptions: ParsableArguments {
     func validate() throws {
         guard memory.bytes >= MachineConfiguration.minimumMemorySize, memory.bytes <= GuestMemory.maximumRAMSize else {
             throw ValidationError("--memory must be between 1M and 3G (got \(memory.bytes) bytes)")
+        }
+        if deterministic && backend == .kvm {
+            throw ValidationError("--deterministic needs the software backend (KVM's guest time is the host's): use --backend software or auto")
         }
         guard memory.bytes % 4096 == 0 else { throw ValidationError("--memory must be a multiple of 4 KiB") }
         if let timeout, !(timeout > 0 && timeout <= Self.maximumTimeout) {
@@ -76,7 +85,8 @@ struct MachineOptions: ParsableArguments {
         var configuration = MachineConfiguration(memorySize: memory.bytes)
         configuration.kvmPath = kvmDevice
         configuration.timeout = timeout
-        configuration.backend = backend
+        configuration.backend = deterministic ? .software : backend
+        configuration.deterministic = deterministic
         configuration.serialInput = serialInput ?? .none
         configuration.seccomp = noSeccomp || !Self.seccompAvailable ? .off : .thisMachine
         configuration.testHookMakeForbiddenCall = testHookMakeForbiddenCall

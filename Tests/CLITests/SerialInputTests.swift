@@ -37,10 +37,13 @@ struct SerialInputTests {
         #expect(result.stdout == String(decoding: text, as: UTF8.self))
     }
 
-    @Test func theReceiveInterruptWakesAHaltedGuestForEachByte() throws {
-        let path = try VMMProcess.temporaryFile(GuestImages.serialEcho, name: "serial-echo.bin")
+    @Test(arguments: backends)
+    func theReceiveInterruptWakesAHaltedGuestForEachByte(backend: String) throws {
+        // On KVM the line reaches the in-kernel PIC through KVM_IRQ_LINE, from the input thread.
+        let path = try VMMProcess.temporaryFile(GuestImages.serialEcho, name: "serial-echo-\(backend).bin")
         let text = Self.text(3000)
-        let result = try VMMProcess.run(["run", path, "--mode", "real", "--backend", "software", "--stats"], input: text + Array("q".utf8))
+        let result = try VMMProcess.run(
+            ["run", path, "--mode", "real", "--backend", backend, "--stats", "--timeout", "30"], input: text + Array("q".utf8))
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == String(decoding: text, as: UTF8.self))
         #expect(result.stderr.contains("guest halted (HLT with interrupts disabled)"))

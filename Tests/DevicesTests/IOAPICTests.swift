@@ -172,7 +172,10 @@ private let masked: UInt32 = 1 << 16, level: UInt32 = 1 << 15, remoteIRR: UInt32
 @Suite struct IOAPICDeviceTests {
     @Test func levelChangesAndEOIsReachTheCallback() {
         let delivered = Mutex<[IOAPICDelivery]>([])
-        let device = IOAPICDevice { delivery in delivered.withLock { $0.append(delivery) } }
+        let device = IOAPICDevice { delivery in
+            delivered.withLock { $0.append(delivery) }
+            return true
+        }
         // Pin 11: level-triggered vector 0x3B, unmasked, through the MMIO bus interface.
         _ = device.write(offset: 0x00, width: .doubleWord, value: 0x10 + 22)
         _ = device.write(offset: 0x10, width: .doubleWord, value: 0x8000 | 0x3B)
@@ -193,11 +196,28 @@ private let masked: UInt32 = 1 << 16, level: UInt32 = 1 << 15, remoteIRR: UInt32
     @Test func theCallbackRunsOutsideTheLockSoItMayCallBack() {
         // A callback that reads the device (as a machine's EOI path might) must not deadlock.
         let box = Mutex<IOAPICDevice?>(nil)
-        let device = IOAPICDevice { _ in _ = box.withLock { $0 }?.read(offset: 0x10, width: .doubleWord) }
+        let device = IOAPICDevice { _ in
+            _ = box.withLock { $0 }?.read(offset: 0x10, width: .doubleWord)
+            return true
+        }
         box.withLock { $0 = device }
         _ = device.write(offset: 0x00, width: .doubleWord, value: 0x10)
         _ = device.write(offset: 0x10, width: .doubleWord, value: 0x30)
         device.setLevel(gsi: 0, high: true)
         box.withLock { $0 = nil }
+    }
+
+    @Test func aDeliveryNoLAPICTookLeavesTheLevelPinFreeToDeliverAgain() {
+        let attempts = Mutex(0)
+        let device = IOAPICDevice { _ in
+            attempts.withLock { $0 += 1 }
+            return false  // every LAPIC disabled, say
+        }
+        _ = device.write(offset: 0x00, width: .doubleWord, value: 0x10 + 22)
+        _ = device.write(offset: 0x10, width: .doubleWord, value: 0x8000 | 0x3B)  // pin 11, level
+        device.setLevel(gsi: 11, high: true)
+        device.setLevel(gsi: 11, high: true)
+        #expect(attempts.withLock { $0 } == 2, "no remote IRR held the pin after the refusal")
+        #expect(device.state.redirection[11] & (1 << 14) == 0, "remote IRR (bit 14) clear")
     }
 }

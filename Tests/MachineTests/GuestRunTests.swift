@@ -7,9 +7,12 @@ import Testing
 import VMCore
 
 /// Runs `plan` on a fresh machine and returns the report and what the guest printed.
-func runGuest(_ plan: BootPlan, backend: BackendChoice, memory: UInt64 = 16 << 20, timeout: Double? = 10) throws -> (RunReport, String) {
+func runGuest(
+    _ plan: BootPlan, backend: BackendChoice, memory: UInt64 = 16 << 20, timeout: Double? = 10, deterministic: Bool = false
+) throws -> (RunReport, String) {
     let console = RecordingConsole()
     var configuration = MachineConfiguration(memorySize: memory)
+    configuration.deterministic = deterministic
     configuration.console = console
     configuration.timeout = timeout
     configuration.backend = backend

@@ -4,16 +4,17 @@ import VMCore
 /// The I/O APIC on the MMIO bus and as the software backend's interrupt router (GSI = pin).
 ///
 /// Deliveries go to `onDeliver`, which the machine sets when it builds the platform, always
-/// outside the lock (lock order: device, then controller, then LAPIC).
+/// outside the lock (lock order: device, then controller, then LAPIC). It returns whether a LAPIC
+/// took the message; one that none took leaves a level pin free to deliver again.
 public final class IOAPICDevice: BusDevice, InterruptRouter {
     /// The MMIO window: IOREGSEL, IOWIN and reserved space up to a page.
     public static let mmioSize: UInt64 = 0x1000
 
     public let name = "ioapic"
     private let ioapic: Mutex<IOAPIC>
-    private let onDeliver: @Sendable (IOAPICDelivery) -> Void
+    private let onDeliver: @Sendable (IOAPICDelivery) -> Bool
 
-    public init(id: UInt8 = 0, onDeliver: @escaping @Sendable (IOAPICDelivery) -> Void) {
+    public init(id: UInt8 = 0, onDeliver: @escaping @Sendable (IOAPICDelivery) -> Bool) {
         ioapic = Mutex(IOAPIC(id: id))
         self.onDeliver = onDeliver
     }
@@ -25,23 +26,25 @@ public final class IOAPICDevice: BusDevice, InterruptRouter {
 
     public func write(offset: UInt64, width: AccessWidth, value: UInt64) -> IOAction {
         let delivery = ioapic.withLock { $0.write(offset: offset, value: UInt32(truncatingIfNeeded: value & width.mask)) }
-        if let delivery { onDeliver(delivery) }
+        if let delivery { deliver(delivery) }
         return .proceed
     }
 
     public func setLevel(gsi: Int, high: Bool) {
         let delivery = ioapic.withLock { $0.setLevel(pin: gsi, high: high) }
-        if let delivery { onDeliver(delivery) }
+        if let delivery { deliver(delivery) }
     }
 
     /// A LAPIC's EOI for a level-triggered vector (`APICWriteEffect.eoi(vector:level: true)`).
     public func endOfInterrupt(vector: UInt8) {
         let deliveries = ioapic.withLock { $0.endOfInterrupt(vector: vector) }
-        for delivery in deliveries { onDeliver(delivery) }
+        for delivery in deliveries { deliver(delivery) }
     }
 
-    /// No LAPIC accepted the delivery from `pin`: see `IOAPIC.deliveryRejected(pin:)`.
-    public func deliveryRejected(pin: Int) { ioapic.withLock { $0.deliveryRejected(pin: pin) } }
+    private func deliver(_ delivery: IOAPICDelivery) {
+        // No LAPIC accepted it: see `IOAPIC.deliveryRejected(pin:)`.
+        if !onDeliver(delivery) { ioapic.withLock { $0.deliveryRejected(pin: delivery.pin) } }
+    }
 
     /// The register state, for tests and debugging.
     public var state: IOAPIC { ioapic.withLock { $0 } }
