@@ -79,6 +79,7 @@ struct InstructionGenerator {
     private mutating func registerOrMemory() -> Int? { chance(35) ? nil : pick(Self.writable + [3]) }
 
     mutating func next() -> GeneratedInstruction {
+        if chance(6) { return x87Instruction() }  // X87InstructionGenerator.swift
         switch random.next() % 25 {
         case 24 where chance(50):  // a privileged or I/O instruction: #GP (or #UD) at CPL 3
             return privileged()
