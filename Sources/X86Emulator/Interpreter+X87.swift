@@ -90,7 +90,8 @@ extension Interpreter {
         let setsEFLAGS = (opcode == 0xDB || opcode == 0xDF) && (0xE8...0xF7).contains(modrm)
         let response = X87ExceptionResponse(
             before: before, host: host, storesToMemory: form?.isStore ?? false, isCompare: Self.isX87Compare(opcode, modrm),
-            clearsC2: opcode == 0xD9 && [0xF2, 0xF5, 0xF8, 0xFB, 0xFE, 0xFF].contains(modrm), setsEFLAGS: setsEFLAGS)
+            clearsC2: opcode == 0xD9 && [0xF2, 0xF5, 0xF8, 0xFB, 0xFE, 0xFF].contains(modrm), setsEFLAGS: setsEFLAGS,
+            loadsReal: modrm < 0xC0 && (opcode == 0xD9 || opcode == 0xDD) && modrm >> 3 == 0)
         if response.delivered, let form, let (segment, offset) = memory, form.isStore {
             try writeX87Operand(segment, offset, size: form.size, operand.bytes)
         }

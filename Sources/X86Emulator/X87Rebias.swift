@@ -1,4 +1,4 @@
-/// Unmasked overflow and underflow of FADD, FSUB(R), FMUL and FDIV(R) with a register
+/// Unmasked overflow and underflow of FADD, FSUB(R), FMUL, FDIV(R) and FSCALE with a register
 /// destination (SDM vol. 1, 4.9.1.4-5): the CPU delivers the exact result scaled by 2^-24576
 /// (overflow) or 2^24576 (underflow), rounded to the precision control, with C1 its round-up
 /// indication; and with underflow unmasked, a tiny result signals underflow even when exact.
@@ -66,6 +66,7 @@ enum X87Rebias {
     static func response(
         opcode: UInt8, modrm: UInt8, before: X87State, host: X87State, operand: (UInt64, UInt64)
     ) -> X87State? {
+        if opcode == 0xD9 && modrm == 0xFD { return scaleResponse(before: before, host: host) }
         guard let operation = arithmetic(opcode, modrm) else { return nil }
         let unmasked = ~before.control & (X87State.overflow | X87State.underflow)
         let raised = host.status & (X87State.overflow | X87State.underflow)
@@ -75,9 +76,17 @@ enum X87Rebias {
         let masked = host.register(physical: destination)
         let tinyExact = unmasked & X87State.underflow != 0 && masked.signExponent & 0x7FFF == 0 && masked.significand != 0
         guard raised & unmasked != 0 || tinyExact else { return nil }
-        guard let a = unpack(before.stack(0)),
-            let b = unpack(isMemory ? (memoryOperand(opcode, operand) ?? X87Register()) : before.stack(index))
-        else { return nil }
+        let first = before.stack(0)
+        let second = isMemory ? (memoryOperand(opcode, operand) ?? X87Register()) : before.stack(index)
+        // A sum with a zero is the other operand (a tiny one signals underflow when unmasked):
+        // the zero stays a zero of its sign through the scaling.
+        let isAddition = operation == 0 || operation == 4 || operation == 5
+        func zero(_ value: X87Register) -> (sign: UInt16, exponent: Int, significand: UInt64)? {
+            isAddition && value.signExponent & 0x7FFF == 0 && value.significand == 0 ? (value.signExponent & 0x8000, Int.min / 2, 0) : nil
+        }
+        guard let a = unpack(first) ?? zero(first), let b = unpack(second) ?? zero(second), a.significand != 0 || b.significand != 0 else {
+            return nil
+        }
 
         // Scale into the middle of the range; `correction` is what the result's exponent lacks.
         var scaledA: X87Register, scaledB: X87Register, correction: Int
@@ -88,8 +97,10 @@ enum X87Rebias {
             correction = operation == 1 ? a.exponent + b.exponent : (operation == 6 ? a.exponent - b.exponent : b.exponent - a.exponent)
         default:
             let top = max(a.exponent, b.exponent)
-            scaledA = pack(a.sign, max(a.exponent - top, -200), a.significand)
-            scaledB = pack(b.sign, max(b.exponent - top, -200), b.significand)
+            scaledA =
+                a.significand == 0 ? X87Register(significand: 0, signExponent: a.sign) : pack(a.sign, max(a.exponent - top, -200), a.significand)
+            scaledB =
+                b.significand == 0 ? X87Register(significand: 0, signExponent: b.sign) : pack(b.sign, max(b.exponent - top, -200), b.significand)
             correction = top
         }
         var scaled = before
@@ -119,6 +130,39 @@ enum X87Rebias {
         state.recomputeTags(from: host.tag)
         let kept = host.status & ~(X87State.overflow | X87State.underflow | X87State.precision | X87State.c1)
         state.status = kept | flag | rerun.status & (X87State.precision | X87State.c1)
+        return state
+    }
+
+    /// FSCALE: ST(0) * 2^trunc(ST(1)) is exact, so with overflow or underflow unmasked the CPU
+    /// delivers ST(0)'s significand with the wrapped exponent.
+    static func scaleResponse(before: X87State, host: X87State) -> X87State? {
+        let unmasked = ~before.control & (X87State.overflow | X87State.underflow)
+        let masked = host.stack(0)
+        let tinyExact = unmasked & X87State.underflow != 0 && masked.signExponent & 0x7FFF == 0 && masked.significand != 0
+        guard host.status & (X87State.overflow | X87State.underflow) & unmasked != 0 || tinyExact,
+            let value = unpack(before.stack(0)), let scale = unpack(before.stack(1)), scale.exponent < 62
+        else { return nil }
+        let magnitude = Int(scale.significand >> UInt64(63 - scale.exponent))  // truncated toward zero
+        let exponent = value.exponent + (scale.sign != 0 ? -magnitude : magnitude)
+        let wrapped: Int, flag: UInt16
+        if exponent > 16383 && unmasked & X87State.overflow != 0 {
+            (wrapped, flag) = (exponent - 24576, X87State.overflow)
+        } else if exponent < -16382 && unmasked & X87State.underflow != 0 {
+            (wrapped, flag) = (exponent + 24576, X87State.underflow)
+        } else {
+            return nil
+        }
+        var state = host
+        state.status = host.status & ~(X87State.overflow | X87State.underflow | X87State.precision | X87State.c1) | flag
+        if wrapped <= -16383 && flag == X87State.underflow {
+            // Still too small after the wrap: the CPU delivers a signed zero, inexact (measured).
+            state.setRegister(physical: host.top, X87Register(significand: 0, signExponent: value.sign))
+            state.status |= X87State.precision
+        } else {
+            guard wrapped > -16383 && wrapped < 16384 else { return nil }
+            state.setRegister(physical: host.top, pack(value.sign, wrapped, value.significand))
+        }
+        state.recomputeTags(from: host.tag)
         return state
     }
 }

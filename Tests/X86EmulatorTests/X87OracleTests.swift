@@ -47,9 +47,9 @@ import VMCore
 
     static func makeCase(_ opcode: UInt8, _ modrm: UInt8, _ values: inout X87OperandValues) -> Case {
         var control = values.control()
-        // The documented gap (X87Exceptions.swift): unmasked overflow and underflow of FSCALE,
-        // the transcendentals, FPREM and FXTRACT get the masked result.
-        if opcode == 0xD9 && modrm >= 0xF0 && ![0xF6, 0xF7, 0xFA, 0xFC].contains(modrm) { control |= 0x18 }
+        // The documented gap (X87Exceptions.swift): unmasked overflow and underflow of the
+        // transcendentals, FPREM and FXTRACT get the masked result.
+        if opcode == 0xD9 && modrm >= 0xF0 && ![0xF6, 0xF7, 0xFA, 0xFC, 0xFD].contains(modrm) { control |= 0x18 }
         let conditionCodes = UInt16(truncatingIfNeeded: values.random.next()) & 0x4700
         let status = conditionCodes | UInt16(values.random.next() % 8) << 11 | UInt16(truncatingIfNeeded: values.random.next()) & control & 0x3F
         var tag: UInt16 = 0
@@ -108,6 +108,11 @@ import VMCore
         for (opcode, modrm) in Self.forms {
             for _ in 0..<perForm { cases.append(Self.makeCase(opcode, modrm, &values)) }
         }
+        try compare(cases)
+    }
+
+    /// Runs `cases` on the emulator and natively, and records the differences.
+    func compare(_ cases: [Case]) throws {
         let run = try emulate(Self.guestCode(cases), mode: .long, memorySize: 16 << 20) { memory, _, _ in
             for (index, c) in cases.enumerated() {
                 let base = Self.dataBase + UInt64(index) * Self.caseStride
@@ -138,7 +143,27 @@ import VMCore
         #expect(mismatches.isEmpty, Comment(rawValue: "\(mismatches.count) of \(cases.count) differ:\n" + mismatches.joined(separator: "\n")))
     }
 
-    @Test(arguments: [UInt64(1), 2, 3, 4]) func everyFormAgreesWithTheCPU(seed: UInt64) throws {
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6, 7, 8]) func everyFormAgreesWithTheCPU(seed: UInt64) throws {
         try check(seed: seed, perForm: 4)
+    }
+
+    /// FSCALE with large scales, overflow and underflow unmasked: the rebiased results.
+    @Test(arguments: [UInt64(99), 100, 101, 102, 103]) func fscaleWithUnmaskedOverflowAndUnderflowDeliversTheRebiasedResult(seed: UInt64) throws {
+        var values = X87OperandValues(random: SplitMix64(seed: seed))
+        var cases: [Case] = []
+        for index in 0..<400 {
+            var c = Self.makeCase(0xD9, 0xFD, &values)
+            c.image[0] = c.image[0] & ~0x18 | (index % 2 == 0 ? 0 : 0x08)  // underflow (and sometimes overflow) unmasked
+            c.image[4] &= c.image[0] & 0x3F | 0x40  // no flag raised before that is now unmasked
+            let scale = Int64([-16400, -16383, -20000, -9000, 9000, 16383, 16400, 20000, -16445, -24576][index % 10] + index % 7)
+            let magnitude = UInt64(abs(scale))
+            let shift = magnitude.leadingZeroBitCount
+            let exponent = UInt16(0x3FFF + 63 - shift) | (scale < 0 ? 0x8000 : 0)
+            c.image.replaceSubrange(38..<48, with: values.bytes(magnitude << UInt64(shift), 8) + values.bytes(UInt64(exponent), 2))  // ST(1)
+            let top = Int(c.image[5] >> 3) & 7
+            for physical in [top, (top + 1) & 7] { c.image[8 + physical / 4] &= ~UInt8(3 << (2 * (physical % 4))) }  // ST(0), ST(1) not empty
+            cases.append(c)
+        }
+        try compare(cases)
     }
 }
