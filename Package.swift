@@ -23,6 +23,7 @@ let package = Package(
         // The x87 instructions run on the host FPU, with the guest's state loaded around each one
         // (CX87/cx87.c says why and how the host is kept safe).
         .target(name: "CX87", path: "CX87", exclude: ["cx87_forms.inc", "cx87_run.inc"]),
+        .target(name: "CHostTime", path: "CHostTime"),
         .target(name: "Sandbox", dependencies: ["CSandbox"]),
         .target(name: "VMCore"),
         .target(name: "Devices", dependencies: ["VMCore"]),
@@ -39,7 +40,7 @@ let package = Package(
         .target(
             name: "Machine",
             dependencies: [
-                "VMCore", "Devices", "KVM", "X86Emulator", "Boot", "Sandbox", "CSandbox",
+                "VMCore", "Devices", "KVM", "X86Emulator", "Boot", "Sandbox", "CSandbox", "CHostTime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),

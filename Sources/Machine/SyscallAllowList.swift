@@ -16,6 +16,7 @@ enum SyscallAllowList {
         .init(SYS_read, "read"),  // the watchdog drains the SIGINT/SIGTERM pipe
         .init(SYS_write, "write"),  // guest console (stdout), stderr reports, the result file, wake-up pipes
         .init(SYS_poll, "poll"),  // the watchdog sleeps on its pipes with the timeout as deadline
+        .init(SYS_ppoll, "ppoll"),  // a halted software vCPU sleeps until its next timer deadline (nanoseconds)
         .init(SYS_close, "close"),  // the watchdog's pipes, the KVM fds and the result file when released
         .init(SYS_ioctl, "ioctl"),  // KVM_RUN and the register ioctls only (runLoopRequests)
         .init(SYS_mmap, "mmap"),  // malloc (Swift allocations; glibc's arena for the watchdog thread)

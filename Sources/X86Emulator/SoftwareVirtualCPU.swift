@@ -75,10 +75,12 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         let interrupts = self.interrupts
         let instructionClock = self.instructionClock
         let workBefore = statisticsStorage.pointee.instructions
+        var timersCurrent = false  // just woken from HLT: the wait brought the timers up to date
         while true {
             if let requested = kicker.requestedStop { return requested }
             instructionClock?.setInstructions(workBefore &+ work())
-            interrupts?.poll()
+            if !timersCurrent { interrupts?.poll() }
+            timersCurrent = false
             let checkpoint = work() &+ UInt64(Self.instructionsPerCheck)
             while work() < checkpoint {
                 do {
@@ -99,7 +101,8 @@ public final class SoftwareVirtualCPU: VirtualCPU {
                         // HLT with IF set slept until an interrupt (or a stop) woke the vCPU.
                         statisticsStorage.pointee[.halt] += 1
                         state.pointee.interruptShadow = false
-                        break  // back to the stop check, which also brings the timers up to date
+                        timersCurrent = true
+                        break  // back to the stop check
                     }
                     if let stop = handle(error, interpreter) { return stop }
                     exceptions &+= 1

@@ -268,6 +268,33 @@ import VMCore
         #expect(router.risingEdges == 1 && router.levels.last == false)
     }
 
+    /// A vCPU that slept past several periods (a busy host) gets the missed ticks one by one once
+    /// it waits in HLT again, as KVM's PIT reinjects them; a reprogramming drops the debt.
+    @Test func ticksMissedTogetherAreReinjectedOneByOne() {
+        let clock = ManualGuestClock()
+        let router = LevelRecorder()
+        let pit = PITDevice(clock: clock, irq0: InterruptLine(gsi: 0, router: router))
+        _ = pit.write(offset: 3, width: .byte, value: 0x34)
+        _ = pit.write(offset: 0, width: .byte, value: 0x9C)
+        _ = pit.write(offset: 0, width: .byte, value: 0x2E)  // 11932: 100 Hz
+        let first = pit.serviceTimer()!
+        clock.set(first + 4 * PIT8254.time(ofTick: 11_932)! + 1)  // five periods at once
+        let next = pit.serviceTimer()
+        #expect(router.risingEdges == 1, "one pulse for the five edges while the guest is busy")
+        #expect(next != clock.nanoseconds, "nothing owed comes back before the guest halts")
+        for expected in 2...5 {
+            #expect(pit.serviceTimer(reinjecting: true) != nil)
+            #expect(router.risingEdges == expected)
+        }
+        #expect(pit.serviceTimer(reinjecting: true) == next, "the debt is paid: back to the schedule")
+        #expect(router.risingEdges == 5)
+        clock.set(next! + 3 * PIT8254.time(ofTick: 11_932)!)
+        _ = pit.serviceTimer()
+        _ = pit.write(offset: 3, width: .byte, value: 0x34)  // reprogrammed: the owed ticks go
+        _ = pit.serviceTimer(reinjecting: true)
+        #expect(router.risingEdges == 6)
+    }
+
     @Test func portBGatesChannelTwoOfTheSameModel() {
         let clock = ManualGuestClock()
         let pit = PITDevice(clock: clock)

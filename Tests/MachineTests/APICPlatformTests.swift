@@ -41,4 +41,22 @@ import VMCore
         let registers = try #require(report.registers)
         #expect(registers.rbx & 0xFFFF == 0x0126, "January 2026 in BCD")
     }
+
+    @Test(arguments: testedBackends)
+    func selfNMIsDoNotNest(backend: BackendChoice) throws {
+        let (report, output) = try runGuest(flatPlan(GuestImages.nmi), backend: backend)
+        #expect(output == "two self-NMIs taken, the second after the first handler's IRET\n")
+        #expect(report.stopReason == .halted(interruptsEnabled: false))
+    }
+
+    /// A level-triggered line that the guest never quiets re-delivers forever; the VMM must still
+    /// stop on time (and not be stuck inside delivery).
+    @Test(arguments: testedBackends)
+    func anInterruptStormStillStopsOnTheTimeout(backend: BackendChoice) throws {
+        let start = monotonicNanoseconds()
+        let (report, _) = try runGuest(flatPlan(GuestImages.irqStorm, mode: .real), backend: backend, timeout: 0.5)
+        #expect(report.stopReason == .timedOut)
+        #expect(monotonicNanoseconds() - start < 5_000_000_000)
+        if backend == .software { #expect(report.statistics.interruptsDelivered > 1000, "it was a storm") }
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import KVM
 import Testing
 
@@ -12,6 +13,9 @@ enum KVMHost {
         }
     }()
     static var isUsable: Bool { unusableReason == nil }
+    /// Whether this host's KVM is PVM, the software hypervisor of the development machines
+    /// (machine notes), which cannot emulate some 32-bit code (IRET in protected mode, among others).
+    static let isPVM = FileManager.default.fileExists(atPath: "/sys/module/kvm_pvm")
     static var skipComment: Comment { Comment(rawValue: unusableReason ?? "") }
 }
 

@@ -12,6 +12,7 @@ final class ScriptedInterrupts: InterruptSource, GuestIO {
         var pending: [UInt8] = []
         var ticksLeft = 0
         var waits = 0
+        var nmis = 0
     }
     let script = Mutex(Script())
     let kicker = CPUKicker()
@@ -25,7 +26,14 @@ final class ScriptedInterrupts: InterruptSource, GuestIO {
         }
     }
 
-    var interruptRequested: Bool { script.withLock { !$0.pending.isEmpty } }
+    var interruptRequested: Bool { script.withLock { !$0.pending.isEmpty || $0.nmis > 0 } }
+    func acknowledgeNMI() -> Bool {
+        script.withLock { script in
+            guard script.nmis > 0 else { return false }
+            script.nmis -= 1
+            return true
+        }
+    }
     func acknowledgeInterrupt() -> UInt8? { script.withLock { $0.pending.isEmpty ? nil : $0.pending.removeFirst() } }
     func poll() {}
     func waitForInterrupt(stop: StopSignal) -> Bool {
@@ -64,6 +72,23 @@ final class ScriptedInterrupts: InterruptSource, GuestIO {
     func run(_ cpu: SoftwareVirtualCPU, _ source: ScriptedInterrupts) throws -> StopReason {
         cpu.interrupts = source
         return try cpu.run(io: source, kicker: source.kicker)
+    }
+
+    /// Two NMIs pending with IF clear: both are taken (IF does not mask NMIs), the second only
+    /// after the first handler's IRET (NMIs do not nest).
+    @Test func nmisIgnoreIFButDoNotNest() throws {
+        // cli; nop x4; hlt  --  handler (vector 2): inc byte [0x604] (depth); record the deepest
+        // depth in [0x605]; nop; nop; dec byte [0x604]; inc word [0x600]; iret
+        let handler: [UInt8] = [
+            0xFE, 0x06, 0x04, 0x06, 0xA0, 0x04, 0x06, 0x3A, 0x06, 0x05, 0x06, 0x76, 0x03, 0xA2, 0x05, 0x06, 0x90, 0x90, 0xFE, 0x0E,
+            0x04, 0x06, 0xFF, 0x06, 0x00, 0x06, 0xCF,
+        ]
+        let (cpu, memory) = try realModeCPU([0xFA, 0x90, 0x90, 0x90, 0x90, 0xF4], handler: handler, vector: 2)
+        let source = ScriptedInterrupts(vector: 2)
+        source.script.withLock { $0.nmis = 2 }
+        #expect(try run(cpu, source) == .halted(interruptsEnabled: false))
+        #expect(try memory.load(UInt16.self, at: 0x600) == 2, "both NMIs ran")
+        #expect(try memory.load(UInt8.self, at: 0x605) == 1, "never one inside the other")
     }
 
     @Test func timerTicksWakeHLTAndRunTheHandler() throws {

@@ -15,6 +15,14 @@ public final class PITDevice: BusDevice {
 
     public let name = "pit"
     private let pit = Mutex(PIT8254())
+    /// IRQ 0 edges that came due together, because the vCPU slept past them or the host was busy:
+    /// the first is pulsed at once, the others one per later service that may reinject (the
+    /// machine's, once the guest is back in HLT, its handler done: a pulse while the last one
+    /// still waits in the PIC's IRR would be lost), as KVM's in-kernel PIT reinjects missed
+    /// ticks, so a guest that counts ticks keeps time. At most a second's worth at 1000 Hz is
+    /// kept, so a long host stall does not turn into a storm.
+    private let missedEdges = Mutex<UInt64>(0)
+    public static let maximumMissedEdges: UInt64 = 1000
     private let clock: any GuestClock
     private let irq0: InterruptLine
     private let timerChanged: @Sendable () -> Void
@@ -55,22 +63,35 @@ public final class PITDevice: BusDevice {
             return pit.advance(to: now)
         }
         if edges > 0 { irq0.pulse() }
-        // Counter 1 and 2 writes cannot move channel 0's edge; the control register and counter 0 can.
-        if offset == 0 || offset + UInt64(width.byteCount) > 3 { timerChanged() }
+        // Counter 1 and 2 writes cannot move channel 0's edge; the control register and counter 0
+        // can, and ticks owed at the old rate are not owed at the new one.
+        if offset == 0 || offset + UInt64(width.byteCount) > 3 {
+            missedEdges.withLock { $0 = 0 }
+            timerChanged()
+        }
         return .proceed
     }
 
-    /// Pulses IRQ 0 if channel 0 reached a terminal count since the last call, and returns the
-    /// guest time (nanoseconds) of its next one, or nil if none is scheduled.
+    /// Pulses IRQ 0 if channel 0 reached a terminal count since the last call (or, with
+    /// `reinjecting`, one is owed from an earlier call that found several), and returns the guest
+    /// time (nanoseconds) of its next one: now while edges are owed and `reinjecting`, nil if
+    /// none is scheduled.
     @discardableResult
-    public func serviceTimer() -> UInt64? {
+    public func serviceTimer(reinjecting: Bool = false) -> UInt64? {
         let now = clock.nanoseconds
         let (edges, next) = pit.withLock { pit in
             let edges = pit.advance(to: now)
             return (edges, pit.nextIRQ0Edge(after: now))
         }
-        if edges > 0 { irq0.pulse() }
-        return next
+        let (pulse, owed) = missedEdges.withLock { missed in
+            if edges > 1 { missed = min(missed + UInt64(edges - 1), Self.maximumMissedEdges) }
+            if edges > 0 { return (true, missed) }
+            guard missed > 0, reinjecting else { return (false, missed) }
+            missed -= 1
+            return (true, missed)
+        }
+        if pulse { irq0.pulse() }
+        return owed > 0 && reinjecting ? now : next
     }
 
     /// The register state, for tests and debugging.

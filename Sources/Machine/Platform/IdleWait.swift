@@ -1,3 +1,4 @@
+import CHostTime
 import Synchronization
 import VMCore
 
@@ -42,17 +43,22 @@ final class IdleWait: Sendable {
         sleeping.store(true, ordering: .sequentiallyConsistent)
         defer { sleeping.store(false, ordering: .relaxed) }
         if awake() { return }
-        var timeout: Int32 = -1
+        var timeout: Int64 = -1
         if let deadline {
             let now = clock.nanoseconds
             guard deadline > now else { return }
-            timeout = Int32(clamping: (deadline - now + 999_999) / 1_000_000)
+            timeout = Int64(min(deadline - now, 3_600_000_000_000))
         }
-        var fds = [pollfd(fd: pipe.read, events: Int16(POLLIN), revents: 0), pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0)]
-        _ = poll(&fds, 2, timeout)
-        if fds[0].revents != 0 {
-            var drain = [UInt8](repeating: 0, count: 64)
-            _ = read(pipe.read, &drain, drain.count)
+        // On the stack: this runs at every tick of an idle guest.
+        var fds = (pollfd(fd: pipe.read, events: Int16(POLLIN), revents: 0), pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0))
+        let woken = withUnsafeMutableBytes(of: &fds) { buffer in
+            let pointer = buffer.baseAddress!.assumingMemoryBound(to: pollfd.self)
+            _ = chosttime_poll_nanoseconds(pointer, 2, timeout)
+            return pointer[0].revents != 0
+        }
+        if woken {
+            var drain: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            _ = withUnsafeMutableBytes(of: &drain) { read(pipe.read, $0.baseAddress, $0.count) }
         }
     }
 }

@@ -129,11 +129,12 @@ final class SoftwarePlatform: InterruptSource {
         return interruptRequested
     }
 
-    /// Brings the timers up to the guest clock; returns the earliest next event.
+    /// Brings the timers up to the guest clock; returns the earliest next event. `halted`: the
+    /// vCPU waits in HLT, so the PIT may deliver a tick it owes (`PITDevice.serviceTimer`).
     @discardableResult
-    func pollTimers() -> UInt64? {
+    func pollTimers(halted: Bool = false) -> UInt64? {
         // No array: this runs at every stop check and every wake-up.
-        var next = pit.serviceTimer()
+        var next = pit.serviceTimer(reinjecting: halted)
         if let rtcNext = rtc.serviceTimer() { next = min(next ?? .max, rtcNext) }
         if let apicNext = lapic.serviceTimer() { next = min(next ?? .max, apicNext) }
         refreshRequestHint()
@@ -144,7 +145,7 @@ final class SoftwarePlatform: InterruptSource {
 
     func waitForInterrupt(stop: StopSignal) -> Bool {
         while true {
-            let deadline = pollTimers()
+            let deadline = pollTimers(halted: true)
             if requestStands() || stop.isRaised { return true }
             // No timer armed and no input that could still arrive: nothing can wake it.
             if deadline == nil && !inputAttached() { return false }
