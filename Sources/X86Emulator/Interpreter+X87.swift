@@ -12,6 +12,7 @@ extension Interpreter {
     /// One x87 instruction, `opcode` D8-DF.
     func x87(_ opcode: UInt8, _ i: inout Instruction) throws(Interruption) {
         let m = try decodeModRM(&i)
+        if i.prefixes.lock { throw .fault(.ud) }  // LOCK applies to no x87 instruction
         let reg = m.reg & 7
         let modrm = m.mod << 6 | UInt8(reg) << 3 | m.rm
         if m.isRegister {

@@ -93,6 +93,7 @@ import VMCore
         #expect(try run64([0xD9, 0xD1]).stop == .debugExit(value: 6))
         #expect(try run64(Self.absolute(0xDB, reg: 1, 0x20_0000)).stop == .debugExit(value: 6))  // FISTTP: SSE3, not advertised
         #expect(try run64(Self.absolute(0xD9, reg: 1, 0x20_0000)).stop == .debugExit(value: 6))
+        #expect(try run64([0xF0] + Self.fld1).stop == .debugExit(value: 6))  // LOCK
     }
 
     @Test func frstorFromANonCanonicalAddressFaultsAndChangesNothing() throws {
