@@ -140,9 +140,10 @@ enum X87Rebias {
         let masked = host.stack(0)
         let tinyExact = unmasked & X87State.underflow != 0 && masked.signExponent & 0x7FFF == 0 && masked.significand != 0
         guard host.status & (X87State.overflow | X87State.underflow) & unmasked != 0 || tinyExact,
-            let value = unpack(before.stack(0)), let scale = unpack(before.stack(1)), scale.exponent < 62
+            let value = unpack(before.stack(0)), let scale = unpack(before.stack(1))
         else { return nil }
-        let magnitude = Int(scale.significand >> UInt64(63 - scale.exponent))  // truncated toward zero
+        // Truncated toward zero; a scale of 2^62 or more is out of any range (held at 2^40).
+        let magnitude = scale.exponent >= 62 ? 1 << 40 : Int(scale.significand >> UInt64(63 - scale.exponent))
         let exponent = value.exponent + (scale.sign != 0 ? -magnitude : magnitude)
         let wrapped: Int, flag: UInt16
         if exponent > 16383 && unmasked & X87State.overflow != 0 {
@@ -158,6 +159,10 @@ enum X87Rebias {
             // Still too small after the wrap: the CPU delivers a signed zero, inexact (measured).
             state.setRegister(physical: host.top, X87Register(significand: 0, signExponent: value.sign))
             state.status |= X87State.precision
+        } else if wrapped >= 16384 && flag == X87State.overflow {
+            // Still too large: a signed infinity whatever the rounding, inexact, rounded up (measured).
+            state.setRegister(physical: host.top, X87Register(significand: 1 << 63, signExponent: value.sign | 0x7FFF))
+            state.status |= X87State.precision | X87State.c1
         } else {
             guard wrapped > -16383 && wrapped < 16384 else { return nil }
             state.setRegister(physical: host.top, pack(value.sign, wrapped, value.significand))
