@@ -116,14 +116,7 @@ enum X87Rebias {
             let result = unpack(rerun.register(physical: destination))
         else { return nil }
         let exponent = result.exponent + correction
-        let wrapped: Int, flag: UInt16
-        if exponent > 16383 && unmasked & X87State.overflow != 0 {
-            (wrapped, flag) = (exponent - 24576, X87State.overflow)
-        } else if exponent < -16382 && unmasked & X87State.underflow != 0 {
-            (wrapped, flag) = (exponent + 24576, X87State.underflow)
-        } else {
-            return nil
-        }
+        guard let (wrapped, flag) = wrap(exponent, unmasked: unmasked) else { return nil }
         guard wrapped > -16383 && wrapped < 16384 else { return nil }
         var state = host
         state.setRegister(physical: destination, pack(result.sign, wrapped, result.significand))
@@ -131,6 +124,14 @@ enum X87Rebias {
         let kept = host.status & ~(X87State.overflow | X87State.underflow | X87State.precision | X87State.c1)
         state.status = kept | flag | rerun.status & (X87State.precision | X87State.c1)
         return state
+    }
+
+    /// The exponent an unmasked overflow (less 24576) or underflow (plus 24576) delivers, with
+    /// the flag; nil when `exponent` is in range or the exception is masked.
+    static func wrap(_ exponent: Int, unmasked: UInt16) -> (Int, UInt16)? {
+        if exponent > 16383 && unmasked & X87State.overflow != 0 { return (exponent - 24576, X87State.overflow) }
+        if exponent < -16382 && unmasked & X87State.underflow != 0 { return (exponent + 24576, X87State.underflow) }
+        return nil
     }
 
     /// FSCALE: ST(0) * 2^trunc(ST(1)) is exact, so with overflow or underflow unmasked the CPU
@@ -145,14 +146,7 @@ enum X87Rebias {
         // Truncated toward zero; a scale of 2^62 or more is out of any range (held at 2^40).
         let magnitude = scale.exponent >= 62 ? 1 << 40 : Int(scale.significand >> UInt64(63 - scale.exponent))
         let exponent = value.exponent + (scale.sign != 0 ? -magnitude : magnitude)
-        let wrapped: Int, flag: UInt16
-        if exponent > 16383 && unmasked & X87State.overflow != 0 {
-            (wrapped, flag) = (exponent - 24576, X87State.overflow)
-        } else if exponent < -16382 && unmasked & X87State.underflow != 0 {
-            (wrapped, flag) = (exponent + 24576, X87State.underflow)
-        } else {
-            return nil
-        }
+        guard let (wrapped, flag) = wrap(exponent, unmasked: unmasked) else { return nil }
         var state = host
         state.status = host.status & ~(X87State.overflow | X87State.underflow | X87State.precision | X87State.c1) | flag
         if wrapped <= -16383 && flag == X87State.underflow {
