@@ -20,6 +20,9 @@ let package = Package(
         // C for the seccomp filter: the variadic prctl/syscall calls and the async-signal-safe
         // SIGSYS reporter.
         .target(name: "CSandbox", path: "CSandbox"),
+        // The x87 instructions run on the host FPU, with the guest's state loaded around each one
+        // (CX87/cx87.c says why and how the host is kept safe).
+        .target(name: "CX87", path: "CX87", exclude: ["cx87_forms.inc", "cx87_run.inc"]),
         .target(name: "CHostTime", path: "CHostTime"),
         .target(name: "Sandbox", dependencies: ["CSandbox"]),
         // The host SSE instructions the emulator runs with the guest's MXCSR (bit-exact results
@@ -35,7 +38,7 @@ let package = Package(
             ]),
         .target(name: "Boot", dependencies: ["VMCore"]),
         // The software backend: an x86 interpreter; depends on the vocabulary only.
-        .target(name: "X86Emulator", dependencies: ["VMCore", "CSSE"]),
+        .target(name: "X86Emulator", dependencies: ["VMCore", "CSSE", "CX87"]),
         .target(name: "DemoGuests", dependencies: ["Boot"]),
         .target(
             name: "Machine",
@@ -58,6 +61,8 @@ let package = Package(
                 "Boot", "DemoGuests", "Devices", "Machine", "TestSupport", "VMCore", "X86Emulator",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The tests' x87 oracle: one instruction on the host FPU with unmasked exceptions allowed.
+        .target(name: "CX87Oracle", path: "Tests/CX87Oracle"),
         .target(name: "TestSupport", dependencies: ["VMCore", "Devices"], path: "Tests/TestSupport"),
         .testTarget(name: "VMCoreTests", dependencies: ["VMCore", "TestSupport"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "VMCore", "TestSupport"]),
@@ -65,7 +70,8 @@ let package = Package(
         .testTarget(
             name: "MachineTests",
             dependencies: ["Machine", "DemoGuests", "Boot", "VMCore", "KVM", "TestSupport"]),
-        .testTarget(name: "X86EmulatorTests", dependencies: ["X86Emulator", "Boot", "VMCore", "TestSupport", "Machine"]),
+        .testTarget(
+            name: "X86EmulatorTests", dependencies: ["X86Emulator", "Boot", "VMCore", "TestSupport", "Machine", "CX87Oracle"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "DemoGuests"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "CSandbox", "Machine"]),
     ],

@@ -53,7 +53,8 @@ public struct CPUModel: Sendable {
 
     /// The CPU the software backend implements today.
     public static let softwareBackend = CPUModel(
-        leaf1EDX: Leaf1EDX.pse | Leaf1EDX.tsc | Leaf1EDX.msr | Leaf1EDX.pae | Leaf1EDX.cx8 | Leaf1EDX.apic | Leaf1EDX.sep | Leaf1EDX.cmov
+        leaf1EDX: Leaf1EDX.fpu | Leaf1EDX.pse | Leaf1EDX.tsc | Leaf1EDX.msr | Leaf1EDX.pae | Leaf1EDX.cx8 | Leaf1EDX.apic | Leaf1EDX.sep
+            | Leaf1EDX.cmov
             | Leaf1EDX.clflush | Leaf1EDX.mmx | Leaf1EDX.fxsr | Leaf1EDX.sse | Leaf1EDX.sse2,
         leaf1ECX: Leaf1ECX.cx16 | Leaf1ECX.tscDeadline | Leaf1ECX.hypervisor,
         extendedLeaf1EDX: ExtendedLeaf1.syscall | ExtendedLeaf1.nx | ExtendedLeaf1.longMode,

@@ -295,6 +295,8 @@ extension Interpreter {
             writeReg(m, size: os, p, value)
         case 0xD4, 0xD5: try asciiAdjustMultiplyOrDivide(opcode, base: try fetch(&i, size: 1))  // AAM, AAD
         case 0xD6: try setALFromCarry()
+        case 0x9B: try fwait()
+        case 0xD8...0xDF: try x87(opcode, &i)
         case 0xD7:  // XLAT: AL = [seg:rBX + AL]
             let offset = (gpr[3] &+ (gpr[0] & 0xFF)) & addressMask(p)
             writeRegister(0, size: 1, rex: true, try readSegmented(p.segmentOverride ?? .ds, offset, size: 1))

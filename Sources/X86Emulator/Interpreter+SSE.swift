@@ -27,10 +27,10 @@ extension Interpreter {
             try conversion(opcode, column, &i)
         case 0x77:
             guard column == .none else { throw .fault(.ud) }
-            let s = state.pointee
-            if s.cr0 & Self.cr0Emulation != 0 { throw .fault(.ud) }
-            if s.cr0 & Self.cr0TaskSwitched != 0 { throw .fault(Fault(vector: Self.deviceNotAvailable, errorCode: nil)) }
-            state.pointee.x87.tag = 0xFFFF  // EMMS: every register empty
+            // EMMS: the checks and TOP = 0 of every MMX instruction (SDM vol. 1, table 9-2, and
+            // what the CPU does), then every register empty.
+            try enterMMXMode()
+            state.pointee.x87.tag = 0xFFFF
         case 0x71, 0x72, 0x73:
             try shiftByImmediate(opcode, column, &i)
         case 0x2E, 0x2F:

@@ -80,6 +80,7 @@ struct InstructionGenerator {
 
     mutating func next() -> GeneratedInstruction {
         if chance(Self.mediaShare) { return mediaInstruction() }  // SSEInstructionGenerator.swift
+        if chance(6) { return x87Instruction() }  // X87InstructionGenerator.swift
         switch random.next() % 25 {
         case 24 where chance(50):  // a privileged or I/O instruction: #GP (or #UD) at CPL 3
             return privileged()
