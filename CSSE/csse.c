@@ -66,11 +66,13 @@ uint32_t csse_compare_flags(int kind, csse_xmm a, csse_xmm b, uint32_t mxcsr, ui
     uint32_t m = host_mxcsr(mxcsr), host;
     uint8_t zero, parity, carry;
     // SETcc, not PUSHF: a push would overwrite the red zone, where the compiler may keep `host`.
+    // "=&q": the SETcc results are written before the last two instructions use the memory
+    // operands, so they must not share a register with their addresses.
     // (COMISS and friends clear OF, SF and AF; ZF, PF and CF carry the result.)
 #define CSSE_COMPARE_FLAGS(insn)                                                                   \
     __asm__ volatile("stmxcsr %[host]\n\tldmxcsr %[mx]\n\t" insn " %[y], %[x]\n\t"                 \
                      "setz %[z]\n\tsetp %[p]\n\tsetc %[c]\n\tstmxcsr %[mx]\n\tldmxcsr %[host]"          \
-                     : [z] "=q"(zero), [p] "=q"(parity), [c] "=q"(carry), [mx] "+m"(m), [host] "=m"(host) \
+                     : [z] "=&q"(zero), [p] "=&q"(parity), [c] "=&q"(carry), [mx] "+m"(m), [host] "=m"(host) \
                      : [x] "x"(x), [y] "x"(y)                                                      \
                      : "cc")
     switch (kind) {
@@ -89,9 +91,12 @@ uint32_t csse_to_integer(int kind, int wide, csse_xmm source, uint32_t mxcsr, ui
     uint32_t m = host_mxcsr(mxcsr), host;
     uint64_t r = 0;
     uint32_t r32 = 0;
+// "=&r": the result is written before the last two instructions use the memory operands, so it
+// must not share a register with their addresses (an unoptimized build put both in one; the
+// sanitizer run caught the store through it).
 #define CSSE_TO_INT(insn, out)                                                                     \
     __asm__ volatile("stmxcsr %[host]\n\tldmxcsr %[mx]\n\t" insn " %[s], %[r]\n\tstmxcsr %[mx]\n\tldmxcsr %[host]"                        \
-                     : [r] "=r"(out), [mx] "+m"(m), [host] "=m"(host)                                                 \
+                     : [r] "=&r"(out), [mx] "+m"(m), [host] "=m"(host)                                                 \
                      : [s] "x"(s))
     switch (kind * 2 + (wide ? 1 : 0)) {
     case 0: CSSE_TO_INT("cvtss2si", r32); r = r32; break;

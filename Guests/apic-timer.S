@@ -58,11 +58,13 @@ _start:
     mov $MSR_TSC_DEADLINE, %ecx
     mov deadline_ticks(%rip), %r8d
     wrmsr
+3:  cli                                  # test with IF clear, halt in STI's shadow: a
+    cmp deadline_ticks(%rip), %r8d       # deadline firing in between cannot be missed
+    jne 4f
     sti
-3:  hlt
-    cmp deadline_ticks(%rip), %r8d
-    je 3b
-    cli
+    hlt
+    jmp 3b
+4:
     rdmsr                                # fired: the deadline reads 0
     or %edx, %eax
     jnz fail

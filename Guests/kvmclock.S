@@ -51,11 +51,13 @@ _start:
     call kvmclock_now
     mov %rax, %r12
     movl $10000000, 0x380(%rbx)          # 10 ms
+1:  cli                                  # test with IF clear, halt in STI's shadow: a
+    cmpb $0, fired(%rip)                 # one-shot firing in between cannot be missed
+    jne 2f
     sti
-1:  hlt
-    cmpb $0, fired(%rip)
-    je 1b
-    cli
+    hlt
+    jmp 1b
+2:
     call kvmclock_now
     sub %r12, %rax
     cmp $10000000, %rax

@@ -26,12 +26,15 @@ _start:
     mov $0x01, %al                       # interrupt on received data
     out %al, %dx
 
-    sti
-1:  hlt                                  # woken by each interrupt
+    # Test `done` with interrupts off and halt in STI's shadow: an interrupt that sets it between
+    # the test and the HLT would otherwise leave the guest halted with nothing more to come.
+1:  cli
     cmpb $0, done
-    je 1b
-    cli
-    hlt
+    jne 2f
+    sti
+    hlt                                  # woken by each interrupt
+    jmp 1b
+2:  hlt
 
 received:                                # drain the receiver, echoing, until it is empty
     push %ax
