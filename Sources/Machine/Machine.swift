@@ -95,9 +95,11 @@ public final class Machine {
             let timers = DeviceTimers(), clock = HostGuestClock()
             let rtc = RTCDevice(
                 clock: clock, ramSize: configuration.memorySize, wallClock: Int64(now.tv_sec), nanoseconds: UInt64(now.tv_nsec),
-                irq8: InterruptLine(gsi: RTCDevice.irq, router: kvmRouter), timerChanged: { timers.changed() })
-            timers.add {
-                guard let next = rtc.serviceTimer() else { return nil }
+                irq8: InterruptLine(gsi: RTCDevice.irq, router: kvmRouter), timerChanged: { [weak timers] in timers?.changed() })
+            // Weak both ways: the timers and the RTC hold each other's closures, and a cycle would
+            // keep the RTC, its line and so the KVM VM (its fd) alive after the machine.
+            timers.add { [weak rtc] in
+                guard let rtc, let next = rtc.serviceTimer() else { return nil }
                 return next - min(next, clock.nanoseconds)
             }
             deviceTimers = timers
