@@ -53,6 +53,8 @@ public enum BootError: Error, Equatable, Sendable, CustomStringConvertible {
     case badEntry(String)
     case badFirmware(String)
     case tooLarge(what: String, size: UInt64, limit: UInt64)
+    case badKernel(String)
+    case commandLineTooLong(length: UInt64, limit: UInt64)
 
     public var description: String {
         switch self {
@@ -78,6 +80,10 @@ public enum BootError: Error, Equatable, Sendable, CustomStringConvertible {
             return "bad firmware image: \(message)"
         case .tooLarge(let what, let size, let limit):
             return "\(what) is \(size) bytes, more than the limit of \(limit)"
+        case .badKernel(let message):
+            return "bad Linux kernel: \(message)"
+        case .commandLineTooLong(let length, let limit):
+            return "the kernel command line is \(length) bytes, more than the \(limit) this kernel takes (its cmdline_size)"
         }
     }
 }

@@ -48,7 +48,17 @@ enum Launcher {
                 printError("cannot write result file '\(options.result ?? "")': \(error)")
                 return 73  // EX_CANTCREAT
             }
+            // Opened before the run as well.
+            var profileFile: FileDescriptor? = nil
+            if let path = options.guestProfile {
+                do { profileFile = try openResultFile(path) } catch {
+                    printError("cannot write guest profile '\(path)': \(error)")
+                    return 73
+                }
+            }
+            defer { try? profileFile?.close() }
             report = try machine.run()
+            if let profileFile, let text = machine.guestProfile { _ = try? profileFile.writeAll(text.utf8) }
         } catch {
             try? resultFile?.close()
             return fail(error.description, status: error.exitStatus, options: options)

@@ -7,8 +7,13 @@ import VMCore
 struct MachineOptions: ParsableArguments {
     // Values are taken as given even when they begin with '-' (`--timeout -1`), so that a bad
     // value gets its range message instead of "missing value".
-    @Option(parsing: .unconditional, help: ArgumentHelp("Guest RAM, e.g. 64M or 1G (1 MiB to 3 GiB).", valueName: "size"))
-    var memory = ByteSize(bytes: MachineConfiguration.defaultMemorySize)
+    @Option(
+        name: .customLong("memory"), parsing: .unconditional,
+        help: ArgumentHelp("Guest RAM, e.g. 64M or 1G (1 MiB to 3 GiB; default 64M, for vmm boot 512M).", valueName: "size"))
+    var memoryOption: ByteSize?
+
+    /// The guest RAM: --memory, or the default (`vmm boot` sets its own in `memoryOption`).
+    var memory: ByteSize { memoryOption ?? ByteSize(bytes: MachineConfiguration.defaultMemorySize) }
 
     @Option(
         parsing: .unconditional,
@@ -42,6 +47,13 @@ struct MachineOptions: ParsableArguments {
             "Guest time follows retired instructions, not the host clock, so runs with the same input give the same output and instruction count (software backend)."
     )
     var deterministic = false
+
+    @Option(
+        name: .customLong("guest-profile"),
+        help: ArgumentHelp(
+            "Software backend: write the guest RIPs sampled every 4096 instructions to this file (\"rip count\" lines; scripts/guest-profile maps them to functions).",
+            valueName: "file"))
+    var guestProfile: String?
 
     @Flag(name: .shortAndLong, help: "Log what the VMM does (loading, unclaimed accesses) to stderr.")
     var verbose = false
@@ -87,6 +99,7 @@ struct MachineOptions: ParsableArguments {
         configuration.timeout = timeout
         configuration.backend = deterministic ? .software : backend
         configuration.deterministic = deterministic
+        configuration.profileGuest = guestProfile != nil
         configuration.serialInput = serialInput ?? .none
         configuration.seccomp = noSeccomp || !Self.seccompAvailable ? .off : .thisMachine
         configuration.testHookMakeForbiddenCall = testHookMakeForbiddenCall

@@ -64,6 +64,11 @@ struct RunCommand: ParsableCommand {
                 return try ImageLoader.planFirmware(ImageFile.read(firmware, what: "firmware", limit: GuestMemory.maximumROMSize))
             }
             let bytes = try ImageFile.read(image!, what: "image", limit: memorySize)
+            if let kind = Self.linuxKernelKind(bytes) {
+                throw CLIFailure(
+                    "'\(image!)' is a Linux kernel (\(kind)), not a multiboot image: boot it with `vmm boot --kernel \(image!) [--initrd FILE]`",
+                    status: 64)
+            }
             let format = try ImageLoader.detectFormat(bytes)
             switch format {
             case .multiboot:
@@ -102,6 +107,15 @@ struct RunCommand: ParsableCommand {
             throw failure
         } catch {
             throw CLIFailure("\(error)", status: 70)
+        }
+    }
+
+    /// "bzImage" or "vmlinux" when the image is a Linux kernel, which `vmm boot` loads.
+    static func linuxKernelKind(_ bytes: [UInt8]) -> String? {
+        switch try? LinuxLoader.detectFormat(bytes) {
+        case .bzImage: return "a bzImage"
+        case .pvh: return "a vmlinux with the PVH entry"
+        case nil: return nil
         }
     }
 

@@ -20,6 +20,8 @@ public struct ELFBuilder {
     public var type: UInt16 = 2
     public var machine: UInt16?
     public var prefix: [UInt8] = []  // bytes placed between the program headers and the contents
+    /// ELF notes (already encoded) for one PT_NOTE program header after the PT_LOADs.
+    public var notes: [UInt8]? = nil
 
     public init(is64: Bool, entry: UInt64, segments: [Segment]) {
         self.is64 = is64
@@ -30,7 +32,8 @@ public struct ELFBuilder {
     public func build() -> [UInt8] {
         let headerSize = is64 ? 64 : 52
         let entrySize = is64 ? 56 : 32
-        var dataOffset = headerSize + entrySize * segments.count + prefix.count
+        let headerCount = segments.count + (notes == nil ? 0 : 1)
+        var dataOffset = headerSize + entrySize * headerCount + prefix.count
         var out = [UInt8](repeating: 0, count: headerSize)
         out[0...3] = [0x7F, 0x45, 0x4C, 0x46]
         out[4] = is64 ? 2 : 1
@@ -41,10 +44,10 @@ public struct ELFBuilder {
         put32(&out, 20, 1)
         if is64 {
             put64(&out, 24, entry); put64(&out, 32, UInt64(headerSize))
-            put16(&out, 52, UInt16(headerSize)); put16(&out, 54, UInt16(entrySize)); put16(&out, 56, UInt16(segments.count))
+            put16(&out, 52, UInt16(headerSize)); put16(&out, 54, UInt16(entrySize)); put16(&out, 56, UInt16(headerCount))
         } else {
             put32(&out, 24, UInt32(entry)); put32(&out, 28, UInt32(headerSize))
-            put16(&out, 40, UInt16(headerSize)); put16(&out, 42, UInt16(entrySize)); put16(&out, 44, UInt16(segments.count))
+            put16(&out, 40, UInt16(headerSize)); put16(&out, 42, UInt16(entrySize)); put16(&out, 44, UInt16(headerCount))
         }
         var contents: [UInt8] = []
         for segment in segments {
@@ -62,6 +65,14 @@ public struct ELFBuilder {
             out += header
             contents += segment.contents
             dataOffset += segment.contents.count
+        }
+        if let notes {
+            precondition(is64, "notes are built for ELF64 only")
+            var header = [UInt8](repeating: 0, count: entrySize)
+            put32(&header, 0, 4)  // PT_NOTE
+            put64(&header, 8, UInt64(dataOffset)); put64(&header, 32, UInt64(notes.count)); put64(&header, 40, UInt64(notes.count))
+            out += header
+            contents += notes
         }
         return out + prefix + contents
     }
@@ -90,4 +101,14 @@ public func read32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
 }
 public func read64(_ bytes: [UInt8], _ offset: Int) -> UInt64 {
     (0..<8).reduce(0) { $0 | UInt64(bytes[offset + $1]) << (8 * $1) }
+}
+
+/// One ELF note: name and descriptor, each padded to 4 bytes.
+public func elfNote(name: String, type: UInt32, descriptor: [UInt8]) -> [UInt8] {
+    let nameBytes = Array(name.utf8) + [0]
+    var note: [UInt8] = []
+    put32(&note, 0, UInt32(nameBytes.count)); put32(&note, 4, UInt32(descriptor.count)); put32(&note, 8, type)
+    note += nameBytes + [UInt8](repeating: 0, count: (4 - nameBytes.count % 4) % 4)
+    note += descriptor + [UInt8](repeating: 0, count: (4 - descriptor.count % 4) % 4)
+    return note
 }
