@@ -74,6 +74,7 @@ public final class Machine {
                 platform = SoftwarePlatform(ramSize: configuration.memorySize, memory: memory, inputAttached: serialInput?.attachedProbe)
             }
             cpu.interrupts = platform
+            if configuration.profileGuest { cpu.profile = GuestProfile() }
             cpu.clock = platform.clock
             self.platform = platform
         } else {
@@ -128,6 +129,12 @@ public final class Machine {
             try backend.cpu.setSystemRegisters(plan.systemRegisters)
             try backend.cpu.setRegisters(plan.registers)
         } catch { throw .cpu(error) }
+    }
+
+    /// The sampled guest RIPs as "rip count" lines (with `profileGuest`, software backend).
+    public var guestProfile: String? {
+        guard case .software(let cpu) = backend else { return nil }
+        return cpu.profile?.text
     }
 
     /// The wall-clock time at which deterministic guest time starts: 2026-01-01 00:00:00 UTC.

@@ -23,6 +23,8 @@ public struct MachineConfiguration: Sendable {
     /// runs with the same input give the same output, instruction count and stop (README,
     /// "Deterministic time").
     public var deterministic = false
+    /// Sample the guest's RIP at each stop check (software backend; `Machine.guestProfile`).
+    public var profileGuest = false
     /// Test hook: once the filter is on, make a forbidden system call before entering the guest.
     public var testHookMakeForbiddenCall = false
 

@@ -20,6 +20,8 @@ public final class SoftwareVirtualCPU: VirtualCPU {
     /// With deterministic time, the clock this vCPU drives: it stores its count of retired
     /// instructions (and delivered exceptions and REP iterations) there between chains.
     public var instructionClock: InstructionClock?
+    /// With `--guest-profile`: the RIP sampled at each stop check.
+    public var profile: GuestProfile?
 
     public init(memory: GuestMemory) {
         self.memory = memory
@@ -75,9 +77,11 @@ public final class SoftwareVirtualCPU: VirtualCPU {
         let interrupts = self.interrupts
         let instructionClock = self.instructionClock
         let workBefore = statisticsStorage.pointee.instructions
+        let profile = self.profile
         var timersCurrent = false  // just woken from HLT: the wait brought the timers up to date
         while true {
             if let requested = kicker.requestedStop { return requested }
+            profile?.record(state.pointee.rip)
             instructionClock?.setInstructions(workBefore &+ work())
             if !timersCurrent { interrupts?.poll() }
             timersCurrent = false
