@@ -32,11 +32,11 @@ extension Interpreter {
         try runChain(&retired, limit: limit, legacy: true)
     }
 
-    /// The TLB entry of RIP's page if it is cached RAM or ROM that the current privilege may
+    /// The TLB entry of `rip`'s page if it is cached RAM or ROM that the current privilege may
     /// execute (CS has base 0 in both kinds of code the blocks run).
     @_transparent
-    func cachedCodePage() -> TLBEntry? {
-        let page = state.pointee.rip >> 12
+    func cachedCodePage(_ rip: UInt64) -> TLBEntry? {
+        let page = rip >> 12
         let entry = tlb.lookup(page).pointee
         guard entry.tag == page &+ 1 && entry.hostRead != 0 && entry.executable && (entry.userAllowed || state.pointee.segments.1.dpl != 3)
         else { return nil }
@@ -47,7 +47,7 @@ extension Interpreter {
     /// one instruction on the byte interpreter when RIP's page is not cached executable memory.
     @inline(__always)
     func runChain(_ retired: inout UInt64, limit: UInt64, legacy: Bool) throws(Interruption) {
-        guard let entry = cachedCodePage() else {
+        guard var entry = cachedCodePage(state.pointee.rip) else {
             try step()  // fills the TLB (or raises the fetch fault)
             retired &+= 1
             return
@@ -62,12 +62,12 @@ extension Interpreter {
         // stays on one page below 4 GiB; a jump that wrapped leaves the page, so the loop).
         let ipMask: UInt64 = legacy ? 0xFFFF_FFFF : .max
         var rip = start
-        let page = rip >> 12
+        var page = rip >> 12
         // Within one linear page the translation cannot change without a TLB flush, and
         // everything that flushes (MOV CR3, INVLPG...) runs on the full interpreter and ends the
         // chain: so the next block on this page is found from its offset alone. Likewise the
         // mode and the segments change only on the full interpreter.
-        let pagePhysical = entry.physicalPage
+        var pagePhysical = entry.physicalPage
         state.pointee.stopBlock = false
         var block = CodeBlock()
         var blockRIP: UInt64 = 0
@@ -112,9 +112,22 @@ extension Interpreter {
                 return  // the byte interpreter has set RIP (and may have changed mode or paging)
             }
             rip = current
-            guard rip >> 12 == page && retired < limit && !state.pointee.stopBlock else {
+            guard retired < limit && !state.pointee.stopBlock else {
                 state.pointee.rip = rip & ipMask
                 return
+            }
+            // Onto another page (a call, a return, a jump: kernel code crosses pages all the
+            // time): the chain goes on there if the TLB already has it as executable code, and
+            // returns to the full interpreter to fill the TLB otherwise.
+            if rip >> 12 != page {
+                rip &= ipMask
+                guard let next = cachedCodePage(rip) else {
+                    state.pointee.rip = rip
+                    return
+                }
+                entry = next
+                page = rip >> 12
+                pagePhysical = next.physicalPage
             }
         }
     }
