@@ -6,6 +6,8 @@ import VMCore
 public enum ExitStatus {
     // Guest stops.
     public static let halted: Int32 = 0
+    /// A clean shutdown by the guest, as a halt.
+    public static let poweredOff: Int32 = 0
     /// Next to the other guest stops (121-125), clear of the shells' 126 and 127.
     public static let guestReset: Int32 = 120
     public static let shutdown: Int32 = 121
@@ -32,6 +34,7 @@ public enum ExitStatus {
         case .debugExit(let value): return DebugExit.exitStatus(for: value)
         case .exitHypercall(let status): return Int32(status & 0xFF)
         case .guestReset: return guestReset
+        case .powerOff: return poweredOff
         case .shutdown: return shutdown
         case .entryFailed: return entryFailed
         case .internalError: return internalError

@@ -8,9 +8,11 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     /// The guest asked to exit through the exit hypercall, with RBX (all of it; the process
     /// status is its low 8 bits).
     case exitHypercall(status: UInt64)
-    /// The guest asked the keyboard controller to reset the machine (i8042 command 0xFE, what
-    /// Linux's `reboot=k` writes to port 0x64).
+    /// The guest asked its platform to reset the machine: i8042 command 0xFE (Linux's
+    /// `reboot=k`) or the ACPI reset register (Linux's default `reboot=a`).
     case guestReset
+    /// The guest entered ACPI S5 (soft off) through the sleep control register: Linux's poweroff.
+    case powerOff
     /// Triple fault or another shutdown condition.
     case shutdown
     /// The hardware refused to enter the guest (KVM_EXIT_FAIL_ENTRY).
@@ -34,7 +36,8 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .exitHypercall(let status):
             let note = status > 0xFF ? " (\(hex(status)); the process status is its low 8 bits)" : ""
             return "guest called the exit hypercall with status \(status)" + note
-        case .guestReset: return "guest requested a reset (i8042 command 0xFE)"
+        case .guestReset: return "guest requested a reset"
+        case .powerOff: return "guest powered off (ACPI S5)"
         case .shutdown: return "guest shut down (triple fault)"
         case .entryFailed(let reason): return "KVM could not enter the guest (hardware entry failure reason \(hex(reason)))"
         case .internalError(let suberror, let data):
@@ -55,6 +58,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .debugExit: return "debug-exit"
         case .exitHypercall: return "exit-hypercall"
         case .guestReset: return "reset"
+        case .powerOff: return "poweroff"
         case .shutdown: return "shutdown"
         case .entryFailed: return "entry-failure"
         case .internalError: return "internal-error"
@@ -67,8 +71,8 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     /// Whether this is a stop that a guest asks for, as opposed to a failure worth a register dump.
     public var isNormal: Bool {
         switch self {
-        // A reset request is the guest's own choice, like HLT: no register dump.
-        case .halted, .debugExit, .exitHypercall, .guestReset: return true
+        // A reset or power-off request is the guest's own choice, like HLT: no register dump.
+        case .halted, .debugExit, .exitHypercall, .guestReset, .powerOff: return true
         default: return false
         }
     }

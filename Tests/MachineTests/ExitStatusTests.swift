@@ -9,6 +9,7 @@ import VMCore
         (.debugExit(value: 0x21), 67),
         (.exitHypercall(status: 0x1_2A), 42),
         (.guestReset, 120),
+        (.powerOff, 0),
         (.shutdown, 121),
         (.entryFailed(hardwareReason: 0x8000_0021), 122),
         (.internalError(suberror: 1, data: [0x10]), 123),
@@ -26,7 +27,9 @@ import VMCore
         #expect(StopReason.unhandledExit(reason: 4, detail: "KVM_EXIT_DEBUG").description == "unhandled exit 4: KVM_EXIT_DEBUG")
         #expect(!StopReason.shutdown.isNormal && StopReason.debugExit(value: 1).isNormal)
         #expect(StopReason.guestReset.isNormal && StopReason.guestReset.kind == "reset")
-        #expect(StopReason.guestReset.description == "guest requested a reset (i8042 command 0xFE)")
+        #expect(StopReason.guestReset.description == "guest requested a reset")
+        #expect(StopReason.powerOff.isNormal && StopReason.powerOff.kind == "poweroff")
+        #expect(StopReason.powerOff.description == "guest powered off (ACPI S5)")
     }
 
     @Test func jsonStringsAreEscaped() {
