@@ -10,6 +10,7 @@ public enum ExitStatus {
     public static let poweredOff: Int32 = 0
     /// Next to the other guest stops (121-125), clear of the shells' 126 and 127.
     public static let guestReset: Int32 = 120
+    public static let kernelPanic: Int32 = 119
     public static let shutdown: Int32 = 121
     public static let entryFailed: Int32 = 122
     public static let internalError: Int32 = 123
@@ -35,6 +36,7 @@ public enum ExitStatus {
         case .exitHypercall(let status): return Int32(status & 0xFF)
         case .guestReset: return guestReset
         case .powerOff: return poweredOff
+        case .kernelPanic: return kernelPanic
         case .shutdown: return shutdown
         case .entryFailed: return entryFailed
         case .internalError: return internalError

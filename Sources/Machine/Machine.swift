@@ -26,6 +26,8 @@ public final class Machine {
     /// waiting for its output when a stop is requested.
     let kicker = CPUKicker()
     let console: Console
+    /// With `watchesForKernelPanic`: the console's panic-line scanner.
+    let panicWatch: KernelPanicWatch?
     /// The software backend's interrupt controller and timers (nil on KVM).
     let platform: SoftwarePlatform?
     /// The UART, and the host input that feeds its receiver (with `--serial-input stdin`).
@@ -52,7 +54,8 @@ public final class Machine {
             for write in plan.writes { try memory.write(write.bytes, at: write.address) }
         } catch { throw .memory(error) }
 
-        console = Console(configuration.console, stop: kicker.stopSignal)
+        panicWatch = configuration.watchesForKernelPanic ? KernelPanicWatch(configuration.console) : nil
+        console = Console(panicWatch ?? configuration.console, stop: kicker.stopSignal)
         (backend, backendReason) = try Self.makeBackend(configuration, memory: memory, logger: logger)
         // Read now: after the build, the seccomp filter allows no file lookups.
         if case .kvm = backend { _ = StopHints.kvmIsPVM }
@@ -137,6 +140,15 @@ public final class Machine {
         return cpu.profile?.text
     }
 
+    /// After a panic Linux reboots (`panic=-1`), waits or halts: that stop is the panic. A stop
+    /// the user asked for stays what it was.
+    static func stopAfterPanic(_ reason: StopReason, message: String) -> StopReason {
+        switch reason {
+        case .guestReset, .shutdown, .halted, .timedOut: return .kernelPanic(message: message)
+        default: return reason
+        }
+    }
+
     /// The wall-clock time at which deterministic guest time starts: 2026-01-01 00:00:00 UTC.
     static let deterministicEpoch: Int64 = 1_767_225_600
 
@@ -155,6 +167,7 @@ public final class Machine {
                 (BusRange(base: UInt64(I8042.dataPort), size: 1), I8042.DataPort()),
                 (BusRange(base: UInt64(I8042.commandPort), size: 1), I8042.CommandPort()),
                 (BusRange(base: UInt64(DebugConsole.port), size: DebugConsole.portCount), DebugConsole(console: debugConsole)),
+                (BusRange(base: UInt64(ACPIPowerControl.port), size: ACPIPowerControl.portCount), ACPIPowerControl()),
             ] + (platform?.busDevices ?? []) + more)
     }
 
@@ -219,7 +232,7 @@ public final class Machine {
             if configuration.testHookMakeForbiddenCall { SyscallFilter.testHookMakeForbiddenCall() }
         }
         let runStart = monotonicNanoseconds()
-        let reason: StopReason
+        var reason: StopReason
         do {
             reason = try backend.run(io: io, kicker: kicker)
         } catch {
@@ -227,6 +240,7 @@ public final class Machine {
             throw .cpu(error)
         }
         watchdog.cancel()
+        if let message = panicWatch?.panicMessage { reason = Self.stopAfterPanic(reason, message: message) }
         let runEnd = monotonicNanoseconds()
         return makeReport(reason: reason, setup: runStart - buildStart, run: runEnd - runStart)
     }

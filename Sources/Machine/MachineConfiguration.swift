@@ -25,6 +25,9 @@ public struct MachineConfiguration: Sendable {
     public var deterministic = false
     /// Sample the guest's RIP at each stop check (software backend; `Machine.guestProfile`).
     public var profileGuest = false
+    /// Report a Linux "Kernel panic" line on the console, and the reboot after it, as a panic
+    /// (`vmm boot`).
+    public var watchesForKernelPanic = false
     /// Test hook: once the filter is on, make a forbidden system call before entering the guest.
     public var testHookMakeForbiddenCall = false
 

@@ -13,6 +13,9 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     case guestReset
     /// The guest entered ACPI S5 (soft off) through the sleep control register: Linux's poweroff.
     case powerOff
+    /// Linux printed "Kernel panic - not syncing: `message`" and then rebooted or stopped (`vmm
+    /// boot` watches the console for it).
+    case kernelPanic(message: String)
     /// Triple fault or another shutdown condition.
     case shutdown
     /// The hardware refused to enter the guest (KVM_EXIT_FAIL_ENTRY).
@@ -38,6 +41,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
             return "guest called the exit hypercall with status \(status)" + note
         case .guestReset: return "guest requested a reset"
         case .powerOff: return "guest powered off (ACPI S5)"
+        case .kernelPanic(let message): return "guest kernel panic: \(message)"
         case .shutdown: return "guest shut down (triple fault)"
         case .entryFailed(let reason): return "KVM could not enter the guest (hardware entry failure reason \(hex(reason)))"
         case .internalError(let suberror, let data):
@@ -59,6 +63,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .exitHypercall: return "exit-hypercall"
         case .guestReset: return "reset"
         case .powerOff: return "poweroff"
+        case .kernelPanic: return "panic"
         case .shutdown: return "shutdown"
         case .entryFailed: return "entry-failure"
         case .internalError: return "internal-error"
@@ -72,7 +77,8 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     public var isNormal: Bool {
         switch self {
         // A reset or power-off request is the guest's own choice, like HLT: no register dump.
-        case .halted, .debugExit, .exitHypercall, .guestReset, .powerOff: return true
+        // A panic is the guest's own stop too, and the kernel has printed its registers.
+        case .halted, .debugExit, .exitHypercall, .guestReset, .powerOff, .kernelPanic: return true
         default: return false
         }
     }

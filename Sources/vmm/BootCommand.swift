@@ -1,5 +1,6 @@
 import ArgumentParser
 import Boot
+import Devices
 import VMCore
 
 struct BootCommand: ParsableCommand {
@@ -40,7 +41,7 @@ struct BootCommand: ParsableCommand {
         } catch {
             throw ExitCode(Launcher.fail(error.message, status: error.status, options: options))
         }
-        throw ExitCode(Launcher.launch(plan, options: options))
+        throw ExitCode(Launcher.launch(plan, options: options, watchesForKernelPanic: true))
     }
 
     private func makePlan(memorySize: UInt64) throws(CLIFailure) -> BootPlan {
@@ -49,6 +50,11 @@ struct BootCommand: ParsableCommand {
             var boot = LinuxBootOptions(
                 memorySize: memorySize, commandLine: LinuxCommandLine.join(commandLine ?? LinuxCommandLine.defaultCommandLine, append))
             if let initrd { boot.initrd = try ImageFile.read(initrd, what: "initrd", limit: memorySize) }
+            // One vCPU; the FADT's sleep and reset registers are the power-control port.
+            let tables = try ACPITables.build(
+                ACPIConfiguration(cpuCount: 1, powerControlPort: ACPIPowerControl.port, resetValue: ACPIPowerControl.resetValue),
+                at: LinuxBootLayout.acpiTables)
+            boot.acpi = (rsdp: tables.rsdpAddress, writes: [tables.memoryWrite])
             return try LinuxLoader.plan(kernel: kernelBytes, options: boot)
         } catch let error as BootError {
             if case .commandLineTooLong = error { throw CLIFailure(error.description, status: 64) }

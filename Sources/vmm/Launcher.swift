@@ -10,10 +10,11 @@ import SystemPackage
 
 /// Builds a machine for a plan, runs it, and reports the stop the way README documents.
 enum Launcher {
+    /// `watchesForKernelPanic` (vmm boot) reports a Linux panic as such.
     /// Returns the process status: the guest's, or the VMM's failure status. `moreMachinesFollow`
     /// says that this process builds further machines after this one (`vmm demo` running them
     /// all), so the seccomp filter must also allow building them.
-    static func launch(_ plan: BootPlan, options: MachineOptions, moreMachinesFollow: Bool = false) -> Int32 {
+    static func launch(_ plan: BootPlan, options: MachineOptions, moreMachinesFollow: Bool = false, watchesForKernelPanic: Bool = false) -> Int32 {
         LoggingSetup.bootstrapOnce()
         // A closed stdout (`vmm run ... | head -1`) must not kill the VMM: console writes then
         // fail with EPIPE and the console drops the bytes, and the run ends with its own status.
@@ -22,6 +23,7 @@ enum Launcher {
         logger.logLevel = options.verbose ? .debug : .warning
         logger.debug("loading \(plan.summary)")
         var configuration = options.configuration
+        configuration.watchesForKernelPanic = watchesForKernelPanic
         if moreMachinesFollow && configuration.seccomp != .off { configuration.seccomp = .thisAndLaterMachines }
         // --debugcon FILE: opened here, before the seccomp filter that allows no opening.
         var debugconFile: FileDescriptor? = nil

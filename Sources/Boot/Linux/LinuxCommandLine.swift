@@ -4,9 +4,9 @@ public enum LinuxCommandLine {
     public static let defaultOptions = [
         // The console on the platform's 16550A, the only UART (no probing of three more).
         "console=ttyS0", "8250.nr_uarts=1",
-        // A panic reboots at once, and a reboot reaches the VMM (i8042 reset, then ACPI), so
-        // that neither leaves a guest hanging.
-        "panic=-1", "reboot=k",
+        // A panic reboots at once, and a reboot reaches the VMM through the FADT's reset register
+        // (the kernel falls back to the i8042 reset), so that neither leaves a guest hanging.
+        "panic=-1", "reboot=acpi",
         // There is no PS/2 device behind the i8042 stub: skip the probes.
         "i8042.noaux", "i8042.nomux", "i8042.nopnp", "i8042.dumbkbd",
         // The crypto self-tests cost a quarter of the initcalls' time under emulation.
