@@ -73,6 +73,14 @@ struct SerialInputTests {
         #expect(result.stderr.contains("guest halted with interrupts enabled, but nothing can interrupt it"))
     }
 
+    @Test func theEndOfInputDoesNotEndARunningGuest() throws {
+        // The polling guest is still running when the pipe closes: it runs on to --timeout.
+        let path = try VMMProcess.temporaryFile(Self.pollingEcho, name: "polling-echo-eof.bin")
+        let result = try VMMProcess.run(["run", path, "--backend", "software", "--timeout", "0.5"], input: Array("abc".utf8))
+        #expect(result.status == 124, "\(result.stderr)")
+        #expect(result.stdout == "abc")
+    }
+
     @Test func serialInputNoneDetachesStdin() throws {
         let path = try VMMProcess.temporaryFile(Self.pollingEcho, name: "polling-echo-none.bin")
         let result = try VMMProcess.run(
