@@ -115,9 +115,9 @@ public final class Machine {
         let stopSignal = kicker.stopSignal
         let debugConsole = configuration.debugConsole.map { Console($0, stop: stopSignal) } ?? console
         let serialIRQ = router.map { InterruptLine(gsi: 4, router: $0) } ?? .unconnected
-        var receiveBufferRead: @Sendable () -> Void = {}
-        if let serialInput { receiveBufferRead = serialInput.receiveBufferRead }
-        serialPort = SerialPort(console: console, irq: serialIRQ, receiveBufferRead: receiveBufferRead)
+        var receiverHasRoom: @Sendable () -> Void = {}
+        if let serialInput { receiverHasRoom = serialInput.receiverHasRoom }
+        serialPort = SerialPort(console: console, irq: serialIRQ, receiverHasRoom: receiverHasRoom)
         let ports: Bus
         do {
             ports = try Self.portBus(

@@ -9,7 +9,9 @@ import VMCore
 /// Host input for the UART's receiver: a thread that reads a file descriptor (stdin) and feeds
 /// the bytes as fast as the guest reads them. Nothing is dropped: the receive FIFO's free space
 /// is the back pressure, and the thread waits (in poll, never spinning) until the guest reads.
-/// End of input leaves the line idle.
+/// It also holds the bytes until the guest has opened the receiver (`UART16550.hostInputOpen`),
+/// so that Linux's driver does not drop them while it starts the port. End of input leaves the
+/// line idle; the run goes on.
 ///
 /// On a terminal, the terminal is put in raw mode for the run (Ctrl-C reaches the guest) and
 /// restored by `stop()`; `Ctrl-A x` stops the run and `Ctrl-A Ctrl-A` sends one Ctrl-A, as QEMU's
@@ -38,8 +40,8 @@ final class SerialInput {
             for fd in [room.read, room.write, cancel.read, cancel.write] where fd >= 0 { close(fd) }
         }
 
-        /// The UART's receive buffer was read: if the thread waits for room, wake it.
-        func receiveBufferRead() {
+        /// The UART has more room for input: if the thread waits for room, wake it.
+        func receiverHasRoom() {
             guard waitingForRoom.load(ordering: .sequentiallyConsistent) else { return }
             var one: UInt8 = 1
             _ = write(room.write, &one, 1)
@@ -48,8 +50,8 @@ final class SerialInput {
 
     init(fd: Int32 = STDIN_FILENO) { shared = Shared(fd: fd) }
 
-    /// The callback for the UART: called after each guest read of the receive buffer.
-    var receiveBufferRead: @Sendable () -> Void { { [shared] in shared.receiveBufferRead() } }
+    /// The callback for the UART: called when a guest access gave the input more room.
+    var receiverHasRoom: @Sendable () -> Void { { [shared] in shared.receiverHasRoom() } }
 
     /// Whether input may still arrive (the input has not ended), for the platform's idle wait.
     var attachedProbe: @Sendable () -> Bool { { [shared] in shared.attached.load(ordering: .acquiring) } }

@@ -15,8 +15,10 @@ import Testing
 
 @Suite(.enabled(if: mutexVisibleToSanitizer, "ThreadSanitizer cannot see Synchronization.Mutex here (false races)"))
 struct SerialInputTests {
-    /// Long mode, polling: echoes each received byte until a 'q', then halts.
+    /// Long mode, polling: opens the receiver (MCR.OUT2, IER's received-data bit; IF stays clear,
+    /// so no interrupt is taken), then echoes each received byte until a 'q', then halts.
     static let pollingEcho: [UInt8] = [
+        0x66, 0xBA, 0xFC, 0x03, 0xB0, 0x08, 0xEE, 0x66, 0xBA, 0xF9, 0x03, 0xB0, 0x01, 0xEE,
         0x66, 0xBA, 0xFD, 0x03, 0xEC, 0xA8, 0x01, 0x74, 0xFB, 0x66, 0xBA, 0xF8, 0x03, 0xEC, 0x3C, 0x71, 0x74, 0x03, 0xEE, 0xEB, 0xEB, 0xF4,
     ]
     static let backends = kvmUsable ? ["software", "kvm"] : ["software"]
@@ -49,6 +51,19 @@ struct SerialInputTests {
         #expect(result.stderr.contains("guest halted (HLT with interrupts disabled)"))
     }
 
+    @Test(arguments: backends)
+    func inputWaitsUntilTheGuestOpensTheReceiver(backend: String) throws {
+        // The line is in the pipe before the guest starts; the guest resets its FIFOs and reads the
+        // receiver twice, 50 ms apart, before it enables the receive interrupt (as Linux's 8250
+        // driver does): bytes handed over before that would be dropped.
+        let path = try VMMProcess.temporaryFile(GuestImages.serialLateOpen, name: "serial-late-open-\(backend).bin")
+        let line = "echo the whole line, piped in before the guest opened its receiver\n"
+        let result = try VMMProcess.run(
+            ["run", path, "--mode", "real", "--backend", backend, "--timeout", "30"], input: Array((line + "q").utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == line)
+    }
+
     @Test func theEndOfInputLeavesTheLineIdle() throws {
         // No 'q': once the input ends nothing can wake the halted guest, and the run says so.
         let path = try VMMProcess.temporaryFile(GuestImages.serialEcho, name: "serial-echo-eof.bin")
@@ -56,6 +71,14 @@ struct SerialInputTests {
         #expect(result.stdout == "abc")
         #expect(result.status == 0)
         #expect(result.stderr.contains("guest halted with interrupts enabled, but nothing can interrupt it"))
+    }
+
+    @Test func theEndOfInputDoesNotEndARunningGuest() throws {
+        // The polling guest is still running when the pipe closes: it runs on to --timeout.
+        let path = try VMMProcess.temporaryFile(Self.pollingEcho, name: "polling-echo-eof.bin")
+        let result = try VMMProcess.run(["run", path, "--backend", "software", "--timeout", "0.5"], input: Array("abc".utf8))
+        #expect(result.status == 124, "\(result.stderr)")
+        #expect(result.stdout == "abc")
     }
 
     @Test func serialInputNoneDetachesStdin() throws {

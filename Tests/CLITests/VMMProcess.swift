@@ -21,13 +21,14 @@ enum VMMProcess {
         return URL(fileURLWithPath: ".build/debug/vmm")
     }()
 
-    /// Runs vmm with `arguments`; `input`, if given, is written to its stdin through a pipe
-    /// (otherwise stdin is /dev/null: never the developer's terminal).
-    static func run(_ arguments: [String], input: [UInt8]? = nil, timeout: Double = 60) throws -> VMMResult {
+    /// Runs vmm (or `program`, e.g. one of scripts/) with `arguments`; `input`, if given, is
+    /// written to its stdin through a pipe (otherwise stdin is /dev/null: never the developer's
+    /// terminal).
+    static func run(_ arguments: [String], program: URL? = nil, input: [UInt8]? = nil, timeout: Double = 60) throws -> VMMResult {
         let process = Process()
         let stdin = Pipe()
         process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-        process.executableURL = executable
+        process.executableURL = program ?? executable
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -50,7 +51,7 @@ enum VMMProcess {
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            Issue.record("vmm \(arguments) did not finish within \(timeout) s")
+            Issue.record("\(process.executableURL?.lastPathComponent ?? "vmm") \(arguments) did not finish within \(timeout) s")
         }
         process.waitUntilExit()
         while readers.contains(where: { !$0.isFinished }) { Thread.sleep(forTimeInterval: 0.005) }

@@ -16,21 +16,23 @@ public final class SerialPort: BusDevice {
     /// the IIR priorities), as its INTR pin does.
     private let irq: InterruptLine
 
-    /// Called (outside the lock) after the guest reads the receive buffer, so that a host input
-    /// waiting for room in the FIFO can feed the next bytes.
-    private let receiveBufferRead: @Sendable () -> Void
+    /// Called (outside the lock) when a guest access gave host input more room: a read of the
+    /// receive buffer, the guest opening the receiver (`UART16550.hostInputOpen`), a FIFO enable
+    /// or reset. A host input waiting for room then feeds the next bytes.
+    private let receiverHasRoom: @Sendable () -> Void
 
-    public init(console: Console, irq: InterruptLine = .unconnected, receiveBufferRead: @escaping @Sendable () -> Void = {}) {
+    public init(console: Console, irq: InterruptLine = .unconnected, receiverHasRoom: @escaping @Sendable () -> Void = {}) {
         self.console = console
         self.irq = irq
-        self.receiveBufferRead = receiveBufferRead
+        self.receiverHasRoom = receiverHasRoom
     }
 
     /// Bytes from the host side of the line: as many as the receiver has room for (never more, so
-    /// none is lost to an overrun); returns how many it took.
+    /// none is lost to an overrun), and none until the guest has opened it (Linux's driver would
+    /// drop them while it starts the port); returns how many it took.
     public func receive(_ bytes: ArraySlice<UInt8>) -> Int {
         let (taken, pending) = uart.withLock { uart in
-            let count = min(bytes.count, uart.receiveSpace)
+            let count = min(bytes.count, uart.hostInputSpace)
             for byte in bytes.prefix(count) { uart.receive(byte) }
             return (count, uart.interruptOutput)
         }
@@ -40,33 +42,36 @@ public final class SerialPort: BusDevice {
 
     public func read(offset: UInt64, width: AccessWidth) -> UInt64 {
         // Wider accesses read consecutive registers, as the ISA bus splits them.
-        let (value, pending) = uart.withLock { uart in
+        let (value, pending, roomGrew) = uart.withLock { uart in
+            let room = uart.hostInputSpace
             var value: UInt64 = 0
             for index in 0..<UInt64(width.byteCount) {
                 let register = offset + index
                 let byte = register < Self.portCount ? uart.read(offset: register) : 0xFF
                 value |= UInt64(byte) << (8 * index)
             }
-            return (value, uart.interruptOutput)
+            return (value, uart.interruptOutput, uart.hostInputSpace > room)
         }
         irq.set(pending)  // reading IIR or RBR can clear the condition
-        if offset == UART16550.dataRegister { receiveBufferRead() }
+        if roomGrew { receiverHasRoom() }
         return value
     }
 
     public func write(offset: UInt64, width: AccessWidth, value: UInt64) -> IOAction {
         var transmitted: [UInt8] = []
-        let pending = uart.withLock { uart in
+        let (pending, roomGrew) = uart.withLock { uart in
+            let room = uart.hostInputSpace
             for index in 0..<UInt64(width.byteCount) where offset + index < Self.portCount {
                 if let byte = uart.write(offset: offset + index, value: UInt8(truncatingIfNeeded: value >> (8 * index))) {
                     transmitted.append(byte)
                 }
             }
-            return uart.interruptOutput
+            return (uart.interruptOutput, uart.hostInputSpace > room)
         }
-        // Console I/O and the interrupt line happen outside the lock.
+        // Console I/O, the interrupt line and the input wake-up happen outside the lock.
         if !transmitted.isEmpty { transmitted.withUnsafeBytes { console.write($0) } }
         irq.set(pending)
+        if roomGrew { receiverHasRoom() }
         return .proceed
     }
 

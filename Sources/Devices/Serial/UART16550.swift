@@ -53,6 +53,14 @@ public struct UART16550: Sendable, Equatable {
     private var transmitterEmptyPending = false
     /// MSR change bits, set when loopback changes the modem inputs.
     private var modemStatusDelta: UInt8 = 0
+    /// Whether host input may enter the receiver (`hostInputSpace`). Linux's 8250 driver resets
+    /// the FIFOs and reads RBR while it starts the port (serial8250_do_startup), so bytes handed
+    /// over before it is done are lost. The gate opens when the guest shows it is reading: IER's
+    /// received-data bit set while MCR.OUT2 is set and loopback is clear, the driver's last step
+    /// (its probes set IER with OUT2 clear, or use loopback). Clearing IER later leaves it open
+    /// (the console write does around each message); clearing OUT2 or entering loopback, as the
+    /// driver's shutdown and probes do, closes it until it opens again.
+    public private(set) var hostInputOpen = false
 
     public init() {}
 
@@ -142,6 +150,7 @@ public struct UART16550: Sendable, Equatable {
             // Only the four standard enable bits exist on a 16550A; Linux's probe relies on that.
             interruptEnable = value & 0x0F
             if enablesTransmitterEmpty { transmitterEmptyPending = true }
+            updateHostInputGate()
         case Self.interruptIdentificationRegister:
             fifoEnabled = value & Self.fcrEnableFIFO != 0
             if value & Self.fcrClearReceive != 0 || !fifoEnabled { receiveFIFO.removeAll() }
@@ -154,6 +163,7 @@ public struct UART16550: Sendable, Equatable {
             // Delta bits: DCTS, DDSR, TERI (RI falling edge only), DDCD.
             modemStatusDelta |= (changed & 0xB0) >> 4
             if changed & Self.msrRingIndicator != 0 && before & Self.msrRingIndicator != 0 { modemStatusDelta |= 0x04 }
+            updateHostInputGate()
         case Self.scratchRegister:
             scratch = value
         default:
@@ -163,8 +173,21 @@ public struct UART16550: Sendable, Equatable {
     }
 
     /// How many bytes the receiver can take before it overruns (the FIFO's free space, or the
-    /// one-byte holding register without FIFOs): a host input feeds no more than this.
+    /// one-byte holding register without FIFOs).
     public var receiveSpace: Int { max((fifoEnabled ? Self.fifoDepth : 1) - receiveFIFO.count, 0) }
+
+    /// How many bytes a host input may feed now: the receiver's space once the guest has opened
+    /// it (`hostInputOpen`), else none. A FIFO reset after that drops what the receiver holds, as
+    /// the hardware does; the host keeps the rest.
+    public var hostInputSpace: Int { hostInputOpen ? receiveSpace : 0 }
+
+    private mutating func updateHostInputGate() {
+        if modemControl & Self.mcrOut2 == 0 || loopback {
+            hostInputOpen = false
+        } else if interruptEnable & Self.ierReceivedData != 0 {
+            hostInputOpen = true
+        }
+    }
 
     /// A byte arriving on the line (or looped back); sets overrun when the receiver is full.
     public mutating func receive(_ byte: UInt8) {
