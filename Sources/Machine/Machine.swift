@@ -158,14 +158,15 @@ public final class Machine {
         postCodes: PostCodePort, hypercallPort: HypercallPort, serialPort: SerialPort, debugConsole: Console, platform: SoftwarePlatform?,
         more: [(BusRange, any BusDevice)] = []
     ) throws(BusError) -> Bus {
-        try Bus(
+        let keyboardController = I8042.Controller()
+        return try Bus(
             [
                 (BusRange(base: UInt64(PostCodePort.port), size: 1), postCodes),
                 (BusRange(base: UInt64(DebugExit.port), size: DebugExit.portCount), DebugExit()),
                 (BusRange(base: UInt64(SerialPort.com1), size: SerialPort.portCount), serialPort),
                 (BusRange(base: UInt64(Hypercall.port), size: HypercallPort.portCount), hypercallPort),
-                (BusRange(base: UInt64(I8042.dataPort), size: 1), I8042.DataPort()),
-                (BusRange(base: UInt64(I8042.commandPort), size: 1), I8042.CommandPort()),
+                (BusRange(base: UInt64(I8042.dataPort), size: 1), I8042.DataPort(keyboardController)),
+                (BusRange(base: UInt64(I8042.commandPort), size: 1), I8042.CommandPort(keyboardController)),
                 (BusRange(base: UInt64(DebugConsole.port), size: DebugConsole.portCount), DebugConsole(console: debugConsole)),
                 (BusRange(base: UInt64(ACPIPowerControl.port), size: ACPIPowerControl.portCount), ACPIPowerControl()),
             ] + (platform?.busDevices ?? []) + more)

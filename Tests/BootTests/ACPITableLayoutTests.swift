@@ -29,14 +29,14 @@ import VMCore
         let set = try build()
         #expect(set.rsdpAddress == 0xE0000 && set.memoryWrite.address == 0xE0000 && set.memoryWrite.bytes == set.bytes)
         #expect(set.tables.map(\.signature) == ["RSDP", "XSDT", "FACP", "APIC", "DSDT"])
-        #expect(set.tables.map(\.length) == [36, 52, 276, 72, 108])
+        #expect(set.tables.map(\.length) == [36, 52, 276, 72, 154])
         #expect(set.tables.allSatisfy { $0.address % 8 == 0 })
         for (table, next) in zip(set.tables, set.tables.dropFirst()) {
             #expect(table.address + UInt64(table.length) <= next.address, "\(table.signature) overlaps \(next.signature)")
         }
         let last = try #require(set.tables.last)
         #expect(set.range == 0xE0000..<last.address + UInt64(last.length))
-        #expect(set.bytes.count == 556)
+        #expect(set.bytes.count == 602)
     }
 
     @Test func theRSDPIsRevision2WithBothChecksums() throws {
@@ -122,20 +122,20 @@ import VMCore
         #expect(madt[52] == 1 && madt[54] == 2)
     }
 
-    @Test func theDSDTHoldsCOM1AndTheSoftOffSleepType() throws {
+    @Test func theDSDTHoldsCOM1TheRTCAndTheSoftOffSleepType() throws {
         let dsdt = try table("DSDT", in: try build())
         let body = Array(dsdt[36...])
-        // Scope (\_SB) { COM1 } then Name (\_S5, ...): the same encoders are tested alone.
-        let scope = AML.scope("\\_SB", [ACPIDevices.com1()])
+        // Scope (\_SB) { COM1, RTC0 } then Name (\_S5, ...): the same encoders are tested alone.
+        let scope = AML.scope("\\_SB", [ACPIDevices.com1(), ACPIDevices.rtc()])
         #expect(body == scope + [0x08, 0x5C] + Array("_S5_".utf8) + [0x12, 0x07, 0x04, 0x0A, 0x05, 0x00, 0x00, 0x00])
         #expect(ACPIDevices.com1().count == 51, "as iasl compiles it (linux-boot-notes Appendix B)")
     }
 
     @Test func virtioDevicesAreNamedAndNumberedInOrder() throws {
-        let devices = (0..<12).map { VirtioMMIODescription(base: 0xFEB0_0000 + 0x200 * UInt32($0), gsi: 5 + UInt32($0)) }
+        let devices = (0..<12).map { VirtioMMIODescription(base: 0xFEB0_0000 + 0x200 * UInt32($0), gsi: 9 + UInt32($0)) }
         let dsdt = try table("DSDT", in: try build(virtio: devices))
         let body = Array(dsdt[36...])
-        var expectedDevices = [ACPIDevices.com1()]
+        var expectedDevices = [ACPIDevices.com1(), ACPIDevices.rtc()]
         for (index, device) in devices.enumerated() { expectedDevices.append(ACPIDevices.virtioMMIO(device, index: index)) }
         #expect(body.starts(with: AML.scope("\\_SB", expectedDevices)))
         // V000: the 67 bytes of Appendix B (one more per device from _UID 2 on: BytePrefix).
@@ -147,11 +147,13 @@ import VMCore
         #expect(v011.contains(subsequence: AML.name("_HID", AML.string("LNRO0005"))))
         #expect(v011.contains(subsequence: AML.name("_CCA", AML.integer(1))))
         #expect(v011.contains(subsequence: AMLResource.memory32Fixed(base: 0xFEB0_1600, length: 0x200)))
-        #expect(v011.contains(subsequence: AMLResource.interrupt([16], trigger: .level, polarity: .activeHigh)))
+        #expect(v011.contains(subsequence: AMLResource.interrupt([20], trigger: .level, polarity: .activeHigh)))
     }
 
     @Test func aLargeMachineStillFitsEasily() throws {
-        let devices = (0..<19).map { VirtioMMIODescription(base: 0xD000_0000 + 0x1000 * UInt32($0), length: 0x1000, gsi: 5 + UInt32($0)) }
+        // Every free pin: 5-23 without the RTC's 8.
+        let pins = (5..<24).filter { $0 != 8 }.map(UInt32.init)
+        let devices = pins.enumerated().map { VirtioMMIODescription(base: 0xD000_0000 + 0x1000 * UInt32($0), length: 0x1000, gsi: $1) }
         let set = try build(cpus: 255, virtio: devices)
         #expect(set.bytes.count < 0x1000, "\(set.bytes.count) bytes")
     }
@@ -173,12 +175,13 @@ import VMCore
         tooMany.cpuCount = 256
         #expect(error(tooMany) == .unsupportedCPUCount(256, supported: 1...255))
         #expect(error(config, base: 0xE0008) == .misalignedBase(0xE0008))
-        #expect(error(config, base: 0xFFFF_FF00) == .above4GiB(base: 0xFFFF_FF00, size: 556))
+        #expect(error(config, base: 0xFFFF_FF00) == .above4GiB(base: 0xFFFF_FF00, size: 602))
         #expect(error(config, base: 1 << 32) == .above4GiB(base: 1 << 32, size: 0))
-        #expect(error(config, limit: 555) == .tooLarge(size: 556, limit: 555))
-        #expect(error(config, limit: 556) == nil)
+        #expect(error(config, limit: 601) == .tooLarge(size: 602, limit: 601))
+        #expect(error(config, limit: 602) == nil)
         for (device, complaint) in [
             (VirtioMMIODescription(base: 0xFEB0_0000, gsi: 4), "GSI 4"),
+            (VirtioMMIODescription(base: 0xFEB0_0000, gsi: 8), "GSI 8"),
             (VirtioMMIODescription(base: 0xFEB0_0000, gsi: 24), "GSI 24"),
             (VirtioMMIODescription(base: 0xFFFF_FF00, length: 0x200, gsi: 5), "passes 4 GiB"),
             (VirtioMMIODescription(base: 0xFEB0_0000, length: 0, gsi: 5), "is empty"),

@@ -4,32 +4,80 @@ import Testing
 import VMCore
 
 @Suite struct I8042Tests {
-    @Test func anIdleControllerReadsZeroOnBothPorts() {
-        #expect(I8042.CommandPort().read(offset: 0, width: .byte) == 0)  // kb_wait sees bit 1 clear
-        #expect(I8042.DataPort().read(offset: 0, width: .byte) == 0)
+    func ports() -> (I8042.CommandPort, I8042.DataPort) {
+        let controller = I8042.Controller()
+        return (I8042.CommandPort(controller), I8042.DataPort(controller))
     }
 
-    @Test func commandFEStopsWithAResetAndOthersAreIgnored() {
-        let command = I8042.CommandPort()
+    @Test func anIdleControllerHasBothBuffersEmpty() {
+        let (command, data) = ports()
+        let status = command.read(offset: 0, width: .byte)
+        #expect(status & 0x02 == 0)  // kb_wait: the input buffer is empty
+        #expect(status & 0x01 == 0)  // i8042_flush: nothing to read
+        #expect(data.read(offset: 0, width: .byte) == 0)
+    }
+
+    /// What Linux's i8042_controller_init does: read the command byte twice (it must be stable),
+    /// write it back changed, read it again.
+    @Test func theCommandByteReadsBackAsWritten() {
+        let (command, data) = ports()
+        for _ in 0..<2 {
+            #expect(command.write(offset: 0, width: .byte, value: 0x20) == .proceed)
+            #expect(command.read(offset: 0, width: .byte) & 0x01 == 1)
+            #expect(data.read(offset: 0, width: .byte) == 0x45)
+            #expect(command.read(offset: 0, width: .byte) & 0x01 == 0)
+        }
+        _ = command.write(offset: 0, width: .byte, value: 0x60)
+        _ = data.write(offset: 0, width: .byte, value: 0x54)
+        _ = command.write(offset: 0, width: .byte, value: 0xAE)  // enable the keyboard: clears bit 4
+        _ = command.write(offset: 0, width: .byte, value: 0x20)
+        #expect(data.read(offset: 0, width: .byte) == 0x44)
+    }
+
+    @Test func selfTestsAnswerAsAControllerWithoutAMousePort() {
+        let (command, data) = ports()
+        for (request, answer): (UInt64, UInt64) in [(0xAA, 0x55), (0xAB, 0x00), (0xA9, 0xFF), (0xD0, 0x03)] {
+            _ = command.write(offset: 0, width: .byte, value: request)
+            #expect(data.read(offset: 0, width: .byte) == answer)
+        }
+        _ = command.write(offset: 0, width: .byte, value: 0xD2)  // echo a byte as keyboard data
+        _ = data.write(offset: 0, width: .byte, value: 0x9C)
+        #expect(data.read(offset: 0, width: .byte) == 0x9C)
+        // A byte for the keyboard with no command pending goes nowhere: no keyboard is attached.
+        _ = data.write(offset: 0, width: .byte, value: 0xF2)
+        #expect(command.read(offset: 0, width: .byte) & 0x01 == 0)
+    }
+
+    @Test func commandFEStopsWithAResetAndOthersProceed() {
+        let (command, data) = ports()
         #expect(command.write(offset: 0, width: .byte, value: 0xFE) == .stop(.guestReset))
         #expect(command.write(offset: 0, width: .byte, value: 0x1FE) == .stop(.guestReset))  // the low byte counts
         for value: UInt64 in [0x00, 0x20, 0x60, 0xA7, 0xAA, 0xAD, 0xD4, 0xFD, 0xFF] {
             #expect(command.write(offset: 0, width: .byte, value: value) == .proceed)
         }
-        #expect(I8042.DataPort().write(offset: 0, width: .byte, value: 0xFE) == .proceed)
+        #expect(data.write(offset: 0, width: .byte, value: 0xFE) == .proceed)
     }
 
-    @Test func randomWritesOnlyEverStopForFE() {
+    /// A guest issuing commands without reading the answers cannot grow the output buffer, and
+    /// only 0xFE ever stops the run.
+    @Test func randomAccessesOnlyEverStopForFEAndTheBufferStaysBounded() {
         var random = SplitMix64(seed: 0x8042)
-        let command = I8042.CommandPort()
-        let data = I8042.DataPort()
+        let (command, data) = ports()
         for _ in 0..<5000 {
             let value = UInt64.random(in: 0...UInt64.max, using: &random)
             let width = [AccessWidth.byte, .word, .doubleWord][Int.random(in: 0..<3, using: &random)]
             #expect((command.write(offset: 0, width: width, value: value) == .stop(.guestReset)) == (value & 0xFF == 0xFE))
             #expect(data.write(offset: 0, width: width, value: value) == .proceed)
-            #expect(command.read(offset: 0, width: width) == 0 && data.read(offset: 0, width: width) == 0)
+            #expect(command.read(offset: 0, width: width) & 0x02 == 0)
+            if Bool.random(using: &random) { _ = data.read(offset: 0, width: width) }
         }
+        for _ in 0..<100 { _ = command.write(offset: 0, width: .byte, value: 0xAA) }
+        var answers = 0
+        while command.read(offset: 0, width: .byte) & 0x01 == 1 {
+            _ = data.read(offset: 0, width: .byte)
+            answers += 1
+        }
+        #expect(answers == 16)
     }
 }
 

@@ -160,9 +160,10 @@ public enum ACPITables {
             guard device.length > 0, UInt64(device.base) + UInt64(device.length) <= 1 << 32 else {
                 throw .badVirtioDevice(index: index, reason: "window \(hex(device.base)) + \(hex(device.length)) is empty or passes 4 GiB")
             }
-            guard device.gsi < ioAPICPins, device.gsi != ACPIDevices.com1GSI else {
+            guard device.gsi < ioAPICPins, device.gsi != ACPIDevices.com1GSI, device.gsi != ACPIDevices.rtcGSI else {
                 throw .badVirtioDevice(
-                    index: index, reason: "GSI \(device.gsi) is not a free I/O APIC pin (0-\(ioAPICPins - 1), COM1 has \(ACPIDevices.com1GSI))")
+                    index: index, reason:
+                        "GSI \(device.gsi) is not a free I/O APIC pin (0-\(ioAPICPins - 1), COM1 has \(ACPIDevices.com1GSI), the RTC \(ACPIDevices.rtcGSI))")
             }
         }
     }

@@ -4,6 +4,7 @@
 /// ```
 /// Scope (\_SB) {
 ///     Device (COM1) { _HID EisaId ("PNP0501"), _UID 0, _CRS { IO 0x3F8/8, Interrupt edge high 4 } }
+///     Device (RTC0) { _HID EisaId ("PNP0B00"), _CRS { IO 0x70/2, Interrupt edge high 8 } }
 ///     Device (V000) { _HID "LNRO0005", _UID 0, _CCA 1, _CRS { Memory32Fixed, Interrupt level high } }
 ///     ...
 /// }
@@ -14,7 +15,7 @@ enum DSDT {
     static let revision: UInt8 = 2
 
     static func table(virtioDevices: [VirtioMMIODescription]) -> [UInt8] {
-        let devices = [ACPIDevices.com1()] + virtioDevices.enumerated().map { ACPIDevices.virtioMMIO($1, index: $0) }
+        let devices = [ACPIDevices.com1(), ACPIDevices.rtc()] + virtioDevices.enumerated().map { ACPIDevices.virtioMMIO($1, index: $0) }
         let body = AML.scope("\\_SB", devices) + softOffSleepType()
         return ACPITable.make(signature: "DSDT", revision: revision, body: body)
     }
@@ -47,6 +48,28 @@ public enum ACPIDevices {
                     AMLResource.template([
                         AMLResource.io(base: com1Port, length: com1PortCount),
                         AMLResource.interrupt([com1GSI], trigger: .edge, polarity: .activeHigh),
+                    ])),
+            ])
+    }
+
+    /// The CMOS RTC's ports and GSI.
+    public static let rtcPort: UInt16 = 0x70
+    public static let rtcPortCount: UInt8 = 2
+    public static let rtcGSI: UInt32 = 8
+
+    /// The CMOS RTC as a PNP0B00 (AT real-time clock) device: Linux's rtc_cmos driver binds to it
+    /// with its interrupt and gives /dev/rtc0 (without it the platform fallback finds no IRQ on
+    /// a hardware-reduced machine).
+    public static func rtc() -> [UInt8] {
+        AML.device(
+            "RTC0",
+            [
+                AML.name("_HID", AML.eisaID("PNP0B00")),
+                AML.name(
+                    "_CRS",
+                    AMLResource.template([
+                        AMLResource.io(base: rtcPort, length: rtcPortCount),
+                        AMLResource.interrupt([rtcGSI], trigger: .edge, polarity: .activeHigh),
                     ])),
             ])
     }

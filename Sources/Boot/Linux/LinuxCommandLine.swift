@@ -7,8 +7,9 @@ public enum LinuxCommandLine {
         // A panic reboots at once, and a reboot reaches the VMM through the FADT's reset register
         // (the kernel falls back to the i8042 reset), so that neither leaves a guest hanging.
         "panic=-1", "reboot=acpi",
-        // There is no PS/2 device behind the i8042 stub: skip the probes.
-        "i8042.noaux", "i8042.nomux", "i8042.nopnp", "i8042.dumbkbd",
+        // No keyboard or mouse is behind the i8042 (it is there for the reset line): no ports,
+        // and no PNP probe.
+        "i8042.nopnp", "i8042.nokbd", "i8042.noaux",
         // The crypto self-tests cost a quarter of the initcalls' time under emulation.
         "cryptomgr.notests",
     ]
