@@ -162,8 +162,10 @@ public enum ACPITables {
             }
             guard device.gsi < ioAPICPins, device.gsi != ACPIDevices.com1GSI, device.gsi != ACPIDevices.rtcGSI else {
                 throw .badVirtioDevice(
-                    index: index, reason:
-                        "GSI \(device.gsi) is not a free I/O APIC pin (0-\(ioAPICPins - 1), COM1 has \(ACPIDevices.com1GSI), the RTC \(ACPIDevices.rtcGSI))")
+                    index: index,
+                    reason:
+                        "GSI \(device.gsi) is not a free I/O APIC pin (0-\(ioAPICPins - 1), COM1 has \(ACPIDevices.com1GSI), the RTC \(ACPIDevices.rtcGSI))"
+                )
             }
         }
     }
