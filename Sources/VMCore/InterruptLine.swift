@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where interrupt lines end: an interrupt controller model (the software backend's PIC and I/O
 /// APIC) or the KVM in-kernel irqchip (`KVM_IRQ_LINE`). Devices never learn which.
 public protocol InterruptRouter: AnyObject, Sendable {
@@ -34,4 +36,23 @@ public struct InterruptLine: Sendable {
     }
     /// Raises or lowers the line to `high`.
     public func set(_ high: Bool) { high ? raise() : lower() }
+}
+
+/// An interrupt line that devices changed from more than one thread drive (the UART: the vCPU's
+/// accesses and the host input thread; the RTC on KVM: the vCPU and the watchdog's timer): each
+/// update reads the device's level and sets the line under one lock, so the last update always
+/// leaves the line at the device's current level. (Setting it after the device's lock, from each
+/// thread's own snapshot, let a stale "low" land after a newer "high": an edge-triggered guest
+/// then waited for an interrupt that never came.) Lock order: this line, the device, then the
+/// controller; `level` takes the device's lock and must not set lines.
+public final class SerializedInterruptLine: Sendable {
+    public let line: InterruptLine
+    private let order = Mutex(())
+
+    public init(_ line: InterruptLine) { self.line = line }
+
+    /// Sets the line to `level()`, read now.
+    public func update(_ level: () -> Bool) {
+        order.withLock { _ in line.set(level()) }
+    }
 }

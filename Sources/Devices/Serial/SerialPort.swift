@@ -14,7 +14,7 @@ public final class SerialPort: BusDevice {
     private let console: Console
     /// IRQ 4 on a PC: follows the UART's interrupt state (IER and the pending conditions, with
     /// the IIR priorities), as its INTR pin does.
-    private let irq: InterruptLine
+    private let irq: SerializedInterruptLine
 
     /// Called (outside the lock) when a guest access gave host input more room: a read of the
     /// receive buffer, the guest opening the receiver (`UART16550.hostInputOpen`), a FIFO enable
@@ -23,7 +23,7 @@ public final class SerialPort: BusDevice {
 
     public init(console: Console, irq: InterruptLine = .unconnected, receiverHasRoom: @escaping @Sendable () -> Void = {}) {
         self.console = console
-        self.irq = irq
+        self.irq = SerializedInterruptLine(irq)
         self.receiverHasRoom = receiverHasRoom
     }
 
@@ -31,18 +31,18 @@ public final class SerialPort: BusDevice {
     /// none is lost to an overrun), and none until the guest has opened it (Linux's driver would
     /// drop them while it starts the port); returns how many it took.
     public func receive(_ bytes: ArraySlice<UInt8>) -> Int {
-        let (taken, pending) = uart.withLock { uart in
+        let taken = uart.withLock { uart in
             let count = min(bytes.count, uart.hostInputSpace)
             for byte in bytes.prefix(count) { uart.receive(byte) }
-            return (count, uart.interruptOutput)
+            return count
         }
-        irq.set(pending)
+        updateLine()
         return taken
     }
 
     public func read(offset: UInt64, width: AccessWidth) -> UInt64 {
         // Wider accesses read consecutive registers, as the ISA bus splits them.
-        let (value, pending, roomGrew) = uart.withLock { uart in
+        let (value, roomGrew) = uart.withLock { uart in
             let room = uart.hostInputSpace
             var value: UInt64 = 0
             for index in 0..<UInt64(width.byteCount) {
@@ -50,30 +50,33 @@ public final class SerialPort: BusDevice {
                 let byte = register < Self.portCount ? uart.read(offset: register) : 0xFF
                 value |= UInt64(byte) << (8 * index)
             }
-            return (value, uart.interruptOutput, uart.hostInputSpace > room)
+            return (value, uart.hostInputSpace > room)
         }
-        irq.set(pending)  // reading IIR or RBR can clear the condition
+        updateLine()  // reading IIR or RBR can clear the condition
         if roomGrew { receiverHasRoom() }
         return value
     }
 
     public func write(offset: UInt64, width: AccessWidth, value: UInt64) -> IOAction {
         var transmitted: [UInt8] = []
-        let (pending, roomGrew) = uart.withLock { uart in
+        let roomGrew = uart.withLock { uart in
             let room = uart.hostInputSpace
             for index in 0..<UInt64(width.byteCount) where offset + index < Self.portCount {
                 if let byte = uart.write(offset: offset + index, value: UInt8(truncatingIfNeeded: value >> (8 * index))) {
                     transmitted.append(byte)
                 }
             }
-            return (uart.interruptOutput, uart.hostInputSpace > room)
+            return uart.hostInputSpace > room
         }
         // Console I/O, the interrupt line and the input wake-up happen outside the lock.
         if !transmitted.isEmpty { transmitted.withUnsafeBytes { console.write($0) } }
-        irq.set(pending)
+        updateLine()
         if roomGrew { receiverHasRoom() }
         return .proceed
     }
+
+    /// The line follows the UART's interrupt output as it is now (whichever thread changed it).
+    private func updateLine() { irq.update { uart.withLock { $0.interruptOutput } } }
 
     /// The register state, for tests and debugging.
     public var state: UART16550 { uart.withLock { $0 } }

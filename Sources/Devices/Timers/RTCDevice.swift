@@ -15,7 +15,7 @@ public final class RTCDevice: BusDevice {
     public let name = "rtc"
     private let rtc: Mutex<(model: CMOSRTC, level: Bool)>
     private let clock: any GuestClock
-    private let irq8: InterruptLine
+    private let irq8: SerializedInterruptLine
     private let timerChanged: @Sendable () -> Void
 
     /// `wallClock` is the host's time at machine start in seconds since 1970 (plus `nanoseconds`);
@@ -27,7 +27,7 @@ public final class RTCDevice: BusDevice {
     ) {
         rtc = Mutex((CMOSRTC(ramSize: ramSize, wallClock: wallClock, nanoseconds: nanoseconds), false))
         self.clock = clock
-        self.irq8 = irq8
+        self.irq8 = SerializedInterruptLine(irq8)
         self.timerChanged = timerChanged
     }
 
@@ -92,8 +92,10 @@ public final class RTCDevice: BusDevice {
         }
     }
 
-    /// Sets the line outside the lock.
-    private func drive(_ level: Bool?) {
-        if let level { irq8.set(level) }
+    /// After a change, sets the line outside the model's lock to the level the model has now (on
+    /// KVM the watchdog thread's timer and the vCPU's reads of register C race).
+    private func drive(_ changed: Bool?) {
+        guard changed != nil else { return }
+        irq8.update { rtc.withLock { $0.model.irqAsserted } }
     }
 }
