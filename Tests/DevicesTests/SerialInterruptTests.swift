@@ -1,5 +1,5 @@
-import Foundation
 import Devices
+import Foundation
 import Synchronization
 import TestSupport
 import Testing
