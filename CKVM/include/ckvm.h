@@ -72,6 +72,8 @@ static inline int ckvm_get_sregs(int vcpu_fd, struct kvm_sregs *sregs) { return 
 static inline int ckvm_set_sregs(int vcpu_fd, const struct kvm_sregs *sregs) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_SREGS, sregs)); }
 /// KVM_SET_CPUID2
 static inline int ckvm_set_cpuid2(int vcpu_fd, const struct kvm_cpuid2 *cpuid) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid)); }
+/// The entries of a kvm_cpuid2 (a flexible array, which Swift does not import).
+static inline struct kvm_cpuid_entry2 *ckvm_cpuid2_entries(struct kvm_cpuid2 *cpuid) { return cpuid->entries; }
 
 // MARK: request numbers
 // The ioctl request numbers the wrappers above use, as constants Swift can read (it cannot

@@ -52,29 +52,36 @@ public final class KVMSystem: Sendable {
         return Int(size)
     }
 
-    /// The CPUID leaves KVM can present to a guest (KVM_GET_SUPPORTED_CPUID), as a buffer ready for
-    /// KVM_SET_CPUID2. The ioctl costs about half a millisecond here and its answer never changes,
-    /// so the table is fetched once per process.
-    func supportedCPUID() throws(KVMError) -> CPUIDTable {
+    /// The CPUID leaves KVM can present to a guest (KVM_GET_SUPPORTED_CPUID). The ioctl costs
+    /// about half a millisecond here and its answer never changes, so the table is fetched once
+    /// per process.
+    public func supportedCPUID() throws(KVMError) -> [CPUIDEntry] {
         try Self.cpuidCache.withLock { cached throws(KVMError) in
             if let cached { return cached }
-            let table = try fetchSupportedCPUID()
-            cached = table
-            return table
+            let entries = try fetchSupportedCPUID()
+            cached = entries
+            return entries
         }
     }
 
-    private static let cpuidCache = Mutex<CPUIDTable?>(nil)
+    private static let cpuidCache = Mutex<[CPUIDEntry]?>(nil)
 
-    private func fetchSupportedCPUID() throws(KVMError) -> CPUIDTable {
+    private func fetchSupportedCPUID() throws(KVMError) -> [CPUIDEntry] {
         var capacity = 256  // more than any host reports, so one call suffices
         while true {
             let table = CPUIDTable(capacity: capacity)
             let result = ckvm_get_supported_cpuid(fd.rawValue, table.pointer)
-            if result >= 0 { return table }
+            if result >= 0 { return table.entries }
             guard result == -E2BIG, capacity < 4096 else { throw KVMError("KVM_GET_SUPPORTED_CPUID", result: result) }
             capacity *= 2
         }
+    }
+
+    /// What KVM offers a vCPU's CPUID besides the supported table, for a VM with or without the
+    /// in-kernel irqchip.
+    func cpuidHost(hasInKernelLocalAPIC: Bool) -> KVMCPUIDHost {
+        KVMCPUIDHost(
+            hasInKernelLocalAPIC: hasInKernelLocalAPIC, hasTSCDeadlineTimer: hasCapability(Int32(KVM_CAP_TSC_DEADLINE_TIMER)))
     }
 
     /// Creates an empty VM (KVM_CREATE_VM).
@@ -83,20 +90,4 @@ public final class KVMSystem: Sendable {
         guard vmFD >= 0 else { throw KVMError("KVM_CREATE_VM", result: vmFD) }
         return KVMVirtualMachine(system: self, fd: FileDescriptor(rawValue: vmFD))
     }
-}
-
-/// A `struct kvm_cpuid2` with room for `capacity` entries; kvm_cpuid2 ends in a flexible array, so
-/// it is allocated by hand. `@unchecked Sendable`: never written after KVM_GET_SUPPORTED_CPUID fills it.
-final class CPUIDTable: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<kvm_cpuid2>
-    private let raw: UnsafeMutableRawPointer
-
-    init(capacity: Int) {
-        let size = MemoryLayout<kvm_cpuid2>.size + capacity * MemoryLayout<kvm_cpuid_entry2>.stride
-        raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-        pointer = raw.bindMemory(to: kvm_cpuid2.self, capacity: 1)
-        pointer.pointee.nent = UInt32(capacity)
-    }
-    deinit { raw.deallocate() }
 }

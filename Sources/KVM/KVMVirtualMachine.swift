@@ -57,16 +57,26 @@ public final class KVMVirtualMachine: Sendable {
     /// default routing sends to the 8259 pair for 0-15 and to the I/O APIC pin of the same number).
     public var interruptRouter: any InterruptRouter { KVMInterruptRouter(vm: self) }
 
-    /// Creates vCPU `id` (KVM_CREATE_VCPU), maps its `kvm_run` area and gives it the host's CPUID.
-    public func makeVirtualCPU(id: Int32 = 0) throws(KVMError) -> KVMVirtualCPU {
+    /// Creates vCPU `id` (KVM_CREATE_VCPU), maps its `kvm_run` area, gives it the CPU model's
+    /// CPUID as far as this host's KVM can give it (`GuestCPUID`).
+    public func makeVirtualCPU(id: Int32 = 0, model: CPUModel = .softwareBackend) throws(KVMError) -> KVMVirtualCPU {
         let vcpuFD = ckvm_create_vcpu(fd.rawValue, id)
         guard vcpuFD >= 0 else { throw KVMError("KVM_CREATE_VCPU", result: vcpuFD) }
         let cpu = try KVMVirtualCPU(fd: FileDescriptor(rawValue: vcpuFD), mapSize: system.vcpuMapSize())
-        cpu.haltsInKernel = hasInKernelPlatform.load(ordering: .acquiring)
-        let cpuid = try system.supportedCPUID()
-        let result = ckvm_set_cpuid2(vcpuFD, cpuid.pointer)
+        let hasLocalAPIC = hasInKernelPlatform.load(ordering: .acquiring)
+        cpu.haltsInKernel = hasLocalAPIC
+        let cpuid = try guestCPUID(model: model, hasInKernelLocalAPIC: hasLocalAPIC, apicID: UInt8(truncatingIfNeeded: id))
+        let table = CPUIDTable(cpuid)
+        let result = ckvm_set_cpuid2(vcpuFD, table.pointer)
         guard result >= 0 else { throw KVMError("KVM_SET_CPUID2", result: result) }
         return cpu
+    }
+
+    /// The CPUID table a vCPU of this VM gets.
+    public func guestCPUID(model: CPUModel = .softwareBackend, hasInKernelLocalAPIC: Bool, apicID: UInt8 = 0) throws(KVMError) -> [CPUIDEntry] {
+        GuestCPUID.normalized(
+            supported: try system.supportedCPUID(), model: model, host: system.cpuidHost(hasInKernelLocalAPIC: hasInKernelLocalAPIC),
+            apicID: apicID)
     }
 }
 
