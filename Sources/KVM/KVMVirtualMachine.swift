@@ -58,7 +58,8 @@ public final class KVMVirtualMachine: Sendable {
     public var interruptRouter: any InterruptRouter { KVMInterruptRouter(vm: self) }
 
     /// Creates vCPU `id` (KVM_CREATE_VCPU), maps its `kvm_run` area, gives it the CPU model's
-    /// CPUID as far as this host's KVM can give it (`GuestCPUID`).
+    /// CPUID as far as this host's KVM can give it (`GuestCPUID`) and the power-on state firmware
+    /// would leave (`setPowerOnState`).
     public func makeVirtualCPU(id: Int32 = 0, model: CPUModel = .softwareBackend) throws(KVMError) -> KVMVirtualCPU {
         let vcpuFD = ckvm_create_vcpu(fd.rawValue, id)
         guard vcpuFD >= 0 else { throw KVMError("KVM_CREATE_VCPU", result: vcpuFD) }
@@ -69,6 +70,7 @@ public final class KVMVirtualMachine: Sendable {
         let table = CPUIDTable(cpuid)
         let result = ckvm_set_cpuid2(vcpuFD, table.pointer)
         guard result >= 0 else { throw KVMError("KVM_SET_CPUID2", result: result) }
+        try cpu.setPowerOnState(hasInKernelLocalAPIC: hasLocalAPIC)
         return cpu
     }
 

@@ -58,7 +58,8 @@ enum SyscallAllowList {
     /// The ioctls that build a KVM VM and vCPU.
     static let machineBuildingRequests: [KVMRequest] = [
         .getAPIVersion, .checkExtension, .createVM, .getVCPUMmapSize, .getSupportedCPUID, .setUserMemoryRegion, .setTSSAddress,
-        .setIdentityMapAddress, .createVCPU, .setSystemRegisters, .setCPUID, .createIRQChip, .createPIT2,
+        .setIdentityMapAddress, .createVCPU, .setSystemRegisters, .setCPUID, .createIRQChip, .createPIT2, .setMSRs, .getFPU, .setFPU,
+        .getLocalAPIC, .setLocalAPIC,
     ]
 
     /// Added when the serial console is a terminal: restoring its mode after the run.
