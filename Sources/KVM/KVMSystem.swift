@@ -2,6 +2,10 @@ import CKVM
 import Synchronization
 import SystemPackage
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// An open `/dev/kvm`: checks the API and creates VMs.
 public final class KVMSystem: Sendable {
     public static let defaultPath = "/dev/kvm"
@@ -81,8 +85,19 @@ public final class KVMSystem: Sendable {
     /// in-kernel irqchip.
     func cpuidHost(hasInKernelLocalAPIC: Bool) -> KVMCPUIDHost {
         KVMCPUIDHost(
-            hasInKernelLocalAPIC: hasInKernelLocalAPIC, hasTSCDeadlineTimer: hasCapability(Int32(KVM_CAP_TSC_DEADLINE_TIMER)))
+            hasInKernelLocalAPIC: hasInKernelLocalAPIC, hasTSCDeadlineTimer: hasCapability(Int32(KVM_CAP_TSC_DEADLINE_TIMER)),
+            withheldLeaf1ECX: Self.isPVM ? Self.pvmWithheldLeaf1ECX : 0)
     }
+
+    /// Whether this host's KVM is PVM, the software hypervisor of the development hosts (machine
+    /// notes): it runs CPL 3 natively and emulates CPL 0 code, with gaps its CPUID does not show.
+    public static let isPVM = access("/sys/module/kvm_pvm", F_OK) == 0
+
+    /// CMPXCHG16B: PVM reports it, but its CPL 0 emulator stops with an emulation failure on
+    /// `lock cmpxchg16b`, which Linux's SLUB allocator runs early in boot whenever CX16 is set
+    /// (measured: `vmm boot` of Debian's 6.1 stopped there after 73 s). Without CX16 the kernel
+    /// takes its locked slow path.
+    static let pvmWithheldLeaf1ECX: UInt32 = 1 << 13
 
     /// Creates an empty VM (KVM_CREATE_VM).
     public func makeVirtualMachine() throws(KVMError) -> KVMVirtualMachine {
