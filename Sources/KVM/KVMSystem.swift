@@ -103,6 +103,8 @@ public final class KVMSystem: Sendable {
     public func makeVirtualMachine() throws(KVMError) -> KVMVirtualMachine {
         let vmFD = ckvm_create_vm(fd.rawValue)
         guard vmFD >= 0 else { throw KVMError("KVM_CREATE_VM", result: vmFD) }
-        return KVMVirtualMachine(system: self, fd: FileDescriptor(rawValue: vmFD))
+        let vm = KVMVirtualMachine(system: self, fd: FileDescriptor(rawValue: vmFD))
+        try vm.placeRealModeStructures()
+        return vm
     }
 }

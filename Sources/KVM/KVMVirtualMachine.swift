@@ -7,18 +7,30 @@ import VMCore
 public final class KVMVirtualMachine: Sendable {
     let system: KVMSystem
     let fd: FileDescriptor
-    // Where KVM may put the real-mode TSS and identity map that VMX hosts without unrestricted
-    // guest need: three pages and one page just below the 256 KiB firmware window.
+    // Where KVM puts the real-mode TSS and identity map that VMX hosts without unrestricted guest
+    // need: three pages and one page just below the 256 KiB firmware window, outside guest RAM
+    // (Firecracker's TSS address too).
     static let tssAddress: UInt64 = 0xFFFB_D000
     static let identityMapAddress: UInt64 = 0xFFFB_C000
 
     init(system: KVMSystem, fd: FileDescriptor) {
         self.system = system
         self.fd = fd
-        // Hosts that do not need these structures (AMD, unrestricted guest, PVM) may refuse the
-        // calls; real mode then still works, so failures are ignored.
-        _ = ckvm_set_identity_map_addr(fd.rawValue, Self.identityMapAddress)
-        _ = ckvm_set_tss_addr(fd.rawValue, Self.tssAddress)
+    }
+
+    /// Places the real-mode TSS and identity map (KVM_SET_IDENTITY_MAP_ADDR, then
+    /// KVM_SET_TSS_ADDR, before any vCPU as the API requires). The KVM API calls the TSS
+    /// "required on Intel-based hosts", so a host that has the capability and refuses is an
+    /// error; a host without it (not x86 VMX) does not need them.
+    func placeRealModeStructures() throws(KVMError) {
+        if system.hasCapability(Int32(KVM_CAP_SET_IDENTITY_MAP_ADDR)) {
+            let result = ckvm_set_identity_map_addr(fd.rawValue, Self.identityMapAddress)
+            guard result >= 0 else { throw KVMError("KVM_SET_IDENTITY_MAP_ADDR", result: result) }
+        }
+        if system.hasCapability(Int32(KVM_CAP_SET_TSS_ADDR)) {
+            let result = ckvm_set_tss_addr(fd.rawValue, Self.tssAddress)
+            guard result >= 0 else { throw KVMError("KVM_SET_TSS_ADDR", result: result) }
+        }
     }
 
     deinit { try? fd.close() }
