@@ -77,12 +77,16 @@ static inline struct kvm_cpuid_entry2 *ckvm_cpuid2_entries(struct kvm_cpuid2 *cp
 
 /// KVM_SET_MSRS for `count` (at most 32) MSRs; returns how many KVM set, or -errno.
 static inline int ckvm_set_msrs(int vcpu_fd, const uint32_t *indices, const uint64_t *values, uint32_t count) {
-    struct { struct kvm_msrs header; struct kvm_msr_entry entries[32]; } msrs = {0};
+    union { struct kvm_msrs msrs; uint8_t bytes[sizeof(struct kvm_msrs) + 32 * sizeof(struct kvm_msr_entry)]; } buffer = {0};
     if (count > 32) return -E2BIG;
-    msrs.header.nmsrs = count;
-    for (uint32_t i = 0; i < count; i++) { msrs.entries[i].index = indices[i]; msrs.entries[i].data = values[i]; }
-    return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_MSRS, &msrs));
+    buffer.msrs.nmsrs = count;
+    for (uint32_t i = 0; i < count; i++) { buffer.msrs.entries[i].index = indices[i]; buffer.msrs.entries[i].data = values[i]; }
+    return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_MSRS, &buffer.msrs));
 }
+/// KVM_GET_VCPU_EVENTS
+static inline int ckvm_get_vcpu_events(int vcpu_fd, struct kvm_vcpu_events *events) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, events)); }
+/// KVM_SET_VCPU_EVENTS
+static inline int ckvm_set_vcpu_events(int vcpu_fd, const struct kvm_vcpu_events *events) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, events)); }
 /// KVM_GET_FPU
 static inline int ckvm_get_fpu(int vcpu_fd, struct kvm_fpu *fpu) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_GET_FPU, fpu)); }
 /// KVM_SET_FPU
@@ -111,6 +115,8 @@ static const uint32_t ckvm_request_get_sregs = KVM_GET_SREGS;
 static const uint32_t ckvm_request_set_sregs = KVM_SET_SREGS;
 static const uint32_t ckvm_request_set_cpuid2 = KVM_SET_CPUID2;
 static const uint32_t ckvm_request_set_msrs = KVM_SET_MSRS;
+static const uint32_t ckvm_request_get_vcpu_events = KVM_GET_VCPU_EVENTS;
+static const uint32_t ckvm_request_set_vcpu_events = KVM_SET_VCPU_EVENTS;
 static const uint32_t ckvm_request_get_fpu = KVM_GET_FPU;
 static const uint32_t ckvm_request_set_fpu = KVM_SET_FPU;
 static const uint32_t ckvm_request_get_lapic = KVM_GET_LAPIC;

@@ -15,6 +15,9 @@ public struct KVMRequest: Sendable, Equatable, CustomStringConvertible {
     /// Device lines into the in-kernel irqchip (the UART's IRQ 4), and the halt check.
     public static let irqLine = KVMRequest(name: "KVM_IRQ_LINE", number: ckvm_request_irq_line)
     public static let getMPState = KVMRequest(name: "KVM_GET_MP_STATE", number: ckvm_request_get_mp_state)
+    /// On PVM: delivering the #BP of an INT3 its emulator could not run (`deliverBreakpoint`).
+    public static let getVCPUEvents = KVMRequest(name: "KVM_GET_VCPU_EVENTS", number: ckvm_request_get_vcpu_events)
+    public static let setVCPUEvents = KVMRequest(name: "KVM_SET_VCPU_EVENTS", number: ckvm_request_set_vcpu_events)
 
     // Building a VM and its vCPU.
     public static let getAPIVersion = KVMRequest(name: "KVM_GET_API_VERSION", number: ckvm_request_get_api_version)

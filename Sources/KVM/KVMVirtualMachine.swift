@@ -78,6 +78,7 @@ public final class KVMVirtualMachine: Sendable {
         let cpu = try KVMVirtualCPU(fd: FileDescriptor(rawValue: vcpuFD), mapSize: system.vcpuMapSize())
         let hasLocalAPIC = hasInKernelPlatform.load(ordering: .acquiring)
         cpu.haltsInKernel = hasLocalAPIC
+        cpu.deliversUnemulatedBreakpoints = KVMSystem.isPVM
         let cpuid = try guestCPUID(model: model, hasInKernelLocalAPIC: hasLocalAPIC, apicID: UInt8(truncatingIfNeeded: id))
         let table = CPUIDTable(cpuid)
         let result = ckvm_set_cpuid2(vcpuFD, table.pointer)

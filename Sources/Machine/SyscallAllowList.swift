@@ -53,7 +53,9 @@ enum SyscallAllowList {
     ]
 
     /// The ioctls of the run loop and the report's register reads.
-    static let runLoopRequests: [KVMRequest] = [.run, .getRegisters, .setRegisters, .getSystemRegisters, .irqLine, .getMPState]
+    static let runLoopRequests: [KVMRequest] = [
+        .run, .getRegisters, .setRegisters, .getSystemRegisters, .irqLine, .getMPState, .getVCPUEvents, .setVCPUEvents,
+    ]
 
     /// The ioctls that build a KVM VM and vCPU.
     static let machineBuildingRequests: [KVMRequest] = [
