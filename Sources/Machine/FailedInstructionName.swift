@@ -4,10 +4,11 @@
 enum FailedInstructionName {
     static func name(of bytes: [UInt8]) -> String? {
         var index = 0
-        var lock = false, rexW = false
+        var lock = false, rexW = false, repPrefix = false
         // Legacy prefixes, then at most one REX prefix.
         while index < bytes.count, [0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3].contains(bytes[index]) {
             if bytes[index] == 0xF0 { lock = true }
+            if bytes[index] == 0xF3 { repPrefix = true }
             index += 1
         }
         if index < bytes.count, bytes[index] & 0xF0 == 0x40 {
@@ -27,6 +28,7 @@ enum FailedInstructionName {
         let register = modRM.map { $0 >> 3 & 7 }, isMemory = modRM.map { $0 >> 6 != 3 }
         switch (opcode, register, isMemory) {
         case (0x0B, _, _): return "ud2"
+        case (0xB8, _, _) where repPrefix: return "popcnt"
         case (0xC7, 1, true): return prefix + (rexW ? "cmpxchg16b" : "cmpxchg8b")
         case (0xC7, 6, false): return "rdrand"
         case (0xC7, 7, false): return "rdseed"

@@ -46,7 +46,11 @@ enum StopHints {
                 return "its instruction emulator, which runs all CPL 0 code, cannot emulate every instruction (SSE among them)"
             }
             let level = system.map { " at CPL \($0.cs.dpl)" } ?? ""
-            let note = name == "int3" ? " (Linux runs an int3 self-test early in boot, so no stock Linux kernel boots there)" : ""
+            // PVM ORs host features into leaf 1 at CPL 0 whatever CPUID the VMM sets (GuestCPUID).
+            let note =
+                name == "popcnt"
+                ? " (PVM shows CPL 0 code the host's POPCNT whatever CPUID the VMM sets, and Linux patches it into its hweight functions)"
+                : ""
             return "its instruction emulator, which runs all CPL 0 code, cannot emulate `\(name)`\(level)\(note)"
         default:
             return nil

@@ -25,6 +25,8 @@ import VMCore
     @Test(
         arguments: [
             ([0xCC, 0x90], "int3"),
+            ([0xF3, 0x48, 0x0F, 0xB8, 0xC7], "popcnt"),  // Linux's hweight64 after alternatives, seen on PVM
+            ([0x48, 0x0F, 0xB8, 0xC7], nil),  // no F3: JMPE, not POPCNT
             ([0xF0, 0x48, 0x0F, 0xC7, 0x4D, 0x20], "lock cmpxchg16b"),  // SLUB's cmpxchg_double, seen on PVM
             ([0x0F, 0xC7, 0x0E], "cmpxchg8b"),
             ([0x48, 0x0F, 0xAE, 0x2F], "xrstor"),
