@@ -66,6 +66,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["VMCore", "Devices"], path: "Tests/TestSupport"),
         .testTarget(name: "VMCoreTests", dependencies: ["VMCore", "TestSupport"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "VMCore", "TestSupport"]),
+        // The KVM backend's pure parts (the guest CPUID); the tests that need /dev/kvm are in MachineTests.
+        .testTarget(name: "KVMTests", dependencies: ["KVM", "VMCore"]),
         .testTarget(name: "BootTests", dependencies: ["Boot", "VMCore", "TestSupport"]),
         .testTarget(
             name: "MachineTests",

@@ -72,6 +72,29 @@ static inline int ckvm_get_sregs(int vcpu_fd, struct kvm_sregs *sregs) { return 
 static inline int ckvm_set_sregs(int vcpu_fd, const struct kvm_sregs *sregs) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_SREGS, sregs)); }
 /// KVM_SET_CPUID2
 static inline int ckvm_set_cpuid2(int vcpu_fd, const struct kvm_cpuid2 *cpuid) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid)); }
+/// The entries of a kvm_cpuid2 (a flexible array, which Swift does not import).
+static inline struct kvm_cpuid_entry2 *ckvm_cpuid2_entries(struct kvm_cpuid2 *cpuid) { return cpuid->entries; }
+
+/// KVM_SET_MSRS for `count` (at most 32) MSRs; returns how many KVM set, or -errno.
+static inline int ckvm_set_msrs(int vcpu_fd, const uint32_t *indices, const uint64_t *values, uint32_t count) {
+    union { struct kvm_msrs msrs; uint8_t bytes[sizeof(struct kvm_msrs) + 32 * sizeof(struct kvm_msr_entry)]; } buffer = {0};
+    if (count > 32) return -E2BIG;
+    buffer.msrs.nmsrs = count;
+    for (uint32_t i = 0; i < count; i++) { buffer.msrs.entries[i].index = indices[i]; buffer.msrs.entries[i].data = values[i]; }
+    return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_MSRS, &buffer.msrs));
+}
+/// KVM_GET_VCPU_EVENTS
+static inline int ckvm_get_vcpu_events(int vcpu_fd, struct kvm_vcpu_events *events) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, events)); }
+/// KVM_SET_VCPU_EVENTS
+static inline int ckvm_set_vcpu_events(int vcpu_fd, const struct kvm_vcpu_events *events) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, events)); }
+/// KVM_GET_FPU
+static inline int ckvm_get_fpu(int vcpu_fd, struct kvm_fpu *fpu) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_GET_FPU, fpu)); }
+/// KVM_SET_FPU
+static inline int ckvm_set_fpu(int vcpu_fd, const struct kvm_fpu *fpu) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_FPU, fpu)); }
+/// KVM_GET_LAPIC: the in-kernel LAPIC's register page (1 KiB, registers at their MMIO offsets).
+static inline int ckvm_get_lapic(int vcpu_fd, struct kvm_lapic_state *lapic) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_GET_LAPIC, lapic)); }
+/// KVM_SET_LAPIC
+static inline int ckvm_set_lapic(int vcpu_fd, const struct kvm_lapic_state *lapic) { return CKVM_RESULT(ioctl(vcpu_fd, KVM_SET_LAPIC, lapic)); }
 
 // MARK: request numbers
 // The ioctl request numbers the wrappers above use, as constants Swift can read (it cannot
@@ -91,6 +114,13 @@ static const uint32_t ckvm_request_set_regs = KVM_SET_REGS;
 static const uint32_t ckvm_request_get_sregs = KVM_GET_SREGS;
 static const uint32_t ckvm_request_set_sregs = KVM_SET_SREGS;
 static const uint32_t ckvm_request_set_cpuid2 = KVM_SET_CPUID2;
+static const uint32_t ckvm_request_set_msrs = KVM_SET_MSRS;
+static const uint32_t ckvm_request_get_vcpu_events = KVM_GET_VCPU_EVENTS;
+static const uint32_t ckvm_request_set_vcpu_events = KVM_SET_VCPU_EVENTS;
+static const uint32_t ckvm_request_get_fpu = KVM_GET_FPU;
+static const uint32_t ckvm_request_set_fpu = KVM_SET_FPU;
+static const uint32_t ckvm_request_get_lapic = KVM_GET_LAPIC;
+static const uint32_t ckvm_request_set_lapic = KVM_SET_LAPIC;
 static const uint32_t ckvm_request_create_irqchip = KVM_CREATE_IRQCHIP;
 static const uint32_t ckvm_request_create_pit2 = KVM_CREATE_PIT2;
 static const uint32_t ckvm_request_irq_line = KVM_IRQ_LINE;

@@ -2,6 +2,10 @@ import CKVM
 import Synchronization
 import SystemPackage
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// An open `/dev/kvm`: checks the API and creates VMs.
 public final class KVMSystem: Sendable {
     public static let defaultPath = "/dev/kvm"
@@ -52,51 +56,55 @@ public final class KVMSystem: Sendable {
         return Int(size)
     }
 
-    /// The CPUID leaves KVM can present to a guest (KVM_GET_SUPPORTED_CPUID), as a buffer ready for
-    /// KVM_SET_CPUID2. The ioctl costs about half a millisecond here and its answer never changes,
-    /// so the table is fetched once per process.
-    func supportedCPUID() throws(KVMError) -> CPUIDTable {
+    /// The CPUID leaves KVM can present to a guest (KVM_GET_SUPPORTED_CPUID). The ioctl costs
+    /// about half a millisecond here and its answer never changes, so the table is fetched once
+    /// per process.
+    public func supportedCPUID() throws(KVMError) -> [CPUIDEntry] {
         try Self.cpuidCache.withLock { cached throws(KVMError) in
             if let cached { return cached }
-            let table = try fetchSupportedCPUID()
-            cached = table
-            return table
+            let entries = try fetchSupportedCPUID()
+            cached = entries
+            return entries
         }
     }
 
-    private static let cpuidCache = Mutex<CPUIDTable?>(nil)
+    private static let cpuidCache = Mutex<[CPUIDEntry]?>(nil)
 
-    private func fetchSupportedCPUID() throws(KVMError) -> CPUIDTable {
+    private func fetchSupportedCPUID() throws(KVMError) -> [CPUIDEntry] {
         var capacity = 256  // more than any host reports, so one call suffices
         while true {
             let table = CPUIDTable(capacity: capacity)
             let result = ckvm_get_supported_cpuid(fd.rawValue, table.pointer)
-            if result >= 0 { return table }
+            if result >= 0 { return table.entries }
             guard result == -E2BIG, capacity < 4096 else { throw KVMError("KVM_GET_SUPPORTED_CPUID", result: result) }
             capacity *= 2
         }
     }
 
+    /// What KVM offers a vCPU's CPUID besides the supported table, for a VM with or without the
+    /// in-kernel irqchip.
+    func cpuidHost(hasInKernelLocalAPIC: Bool) -> KVMCPUIDHost {
+        KVMCPUIDHost(
+            hasInKernelLocalAPIC: hasInKernelLocalAPIC, hasTSCDeadlineTimer: hasCapability(Int32(KVM_CAP_TSC_DEADLINE_TIMER)),
+            withheldLeaf1ECX: Self.isPVM ? Self.pvmWithheldLeaf1ECX : 0)
+    }
+
+    /// Whether this host's KVM is PVM, the software hypervisor of the development hosts (machine
+    /// notes): it runs CPL 3 natively and emulates CPL 0 code, with gaps its CPUID does not show.
+    public static let isPVM = access("/sys/module/kvm_pvm", F_OK) == 0
+
+    /// CMPXCHG16B: PVM reports it, but its CPL 0 emulator stops with an emulation failure on
+    /// `lock cmpxchg16b`, which Linux's SLUB allocator runs early in boot whenever CX16 is set
+    /// (measured: `vmm boot` of Debian's 6.1 stopped there after 73 s). Without CX16 the kernel
+    /// takes its locked slow path.
+    static let pvmWithheldLeaf1ECX: UInt32 = 1 << 13
+
     /// Creates an empty VM (KVM_CREATE_VM).
     public func makeVirtualMachine() throws(KVMError) -> KVMVirtualMachine {
         let vmFD = ckvm_create_vm(fd.rawValue)
         guard vmFD >= 0 else { throw KVMError("KVM_CREATE_VM", result: vmFD) }
-        return KVMVirtualMachine(system: self, fd: FileDescriptor(rawValue: vmFD))
+        let vm = KVMVirtualMachine(system: self, fd: FileDescriptor(rawValue: vmFD))
+        try vm.placeRealModeStructures()
+        return vm
     }
-}
-
-/// A `struct kvm_cpuid2` with room for `capacity` entries; kvm_cpuid2 ends in a flexible array, so
-/// it is allocated by hand. `@unchecked Sendable`: never written after KVM_GET_SUPPORTED_CPUID fills it.
-final class CPUIDTable: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<kvm_cpuid2>
-    private let raw: UnsafeMutableRawPointer
-
-    init(capacity: Int) {
-        let size = MemoryLayout<kvm_cpuid2>.size + capacity * MemoryLayout<kvm_cpuid_entry2>.stride
-        raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-        pointer = raw.bindMemory(to: kvm_cpuid2.self, capacity: 1)
-        pointer.pointee.nent = UInt32(capacity)
-    }
-    deinit { raw.deallocate() }
 }

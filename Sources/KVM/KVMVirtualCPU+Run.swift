@@ -84,7 +84,13 @@ extension KVMVirtualCPU {
         case KVM_EXIT_INTERNAL_ERROR:
             let count = min(ckvm_run_internal_ndata(run), 16)
             let data = (0..<count).map { ckvm_run_internal_data(run, $0) }
-            return .internalError(suberror: ckvm_run_internal_suberror(run), data: data)
+            let failure = StopReason.internalError(suberror: ckvm_run_internal_suberror(run), data: data)
+            if deliversUnemulatedBreakpoints, failure.emulationFailureBytes?.first == 0xCC {
+                statistics[.other] += 1
+                try deliverBreakpoint()
+                return nil
+            }
+            return failure
         default:
             statistics[.other] += 1
             let detail =

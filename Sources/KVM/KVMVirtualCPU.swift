@@ -17,6 +17,8 @@ public final class KVMVirtualCPU: VirtualCPU {
     /// Whether HLT waits in the kernel (the VM has the in-kernel irqchip): then a halt with
     /// interrupts disabled is found by the halt probe, not by a KVM_EXIT_HLT.
     var haltsInKernel = false
+    /// Whether an INT3 the hypervisor could not emulate is delivered by the VMM (on PVM).
+    var deliversUnemulatedBreakpoints = false
 
     init(fd: FileDescriptor, mapSize: Int) throws(KVMError) {
         let mapping = mmap(nil, mapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, 0)

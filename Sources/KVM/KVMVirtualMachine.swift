@@ -7,18 +7,30 @@ import VMCore
 public final class KVMVirtualMachine: Sendable {
     let system: KVMSystem
     let fd: FileDescriptor
-    // Where KVM may put the real-mode TSS and identity map that VMX hosts without unrestricted
-    // guest need: three pages and one page just below the 256 KiB firmware window.
+    // Where KVM puts the real-mode TSS and identity map that VMX hosts without unrestricted guest
+    // need: three pages and one page just below the 256 KiB firmware window, outside guest RAM
+    // (Firecracker's TSS address too).
     static let tssAddress: UInt64 = 0xFFFB_D000
     static let identityMapAddress: UInt64 = 0xFFFB_C000
 
     init(system: KVMSystem, fd: FileDescriptor) {
         self.system = system
         self.fd = fd
-        // Hosts that do not need these structures (AMD, unrestricted guest, PVM) may refuse the
-        // calls; real mode then still works, so failures are ignored.
-        _ = ckvm_set_identity_map_addr(fd.rawValue, Self.identityMapAddress)
-        _ = ckvm_set_tss_addr(fd.rawValue, Self.tssAddress)
+    }
+
+    /// Places the real-mode TSS and identity map (KVM_SET_IDENTITY_MAP_ADDR, then
+    /// KVM_SET_TSS_ADDR, before any vCPU as the API requires). The KVM API calls the TSS
+    /// "required on Intel-based hosts", so a host that has the capability and refuses is an
+    /// error; a host without it (not x86 VMX) does not need them.
+    func placeRealModeStructures() throws(KVMError) {
+        if system.hasCapability(Int32(KVM_CAP_SET_IDENTITY_MAP_ADDR)) {
+            let result = ckvm_set_identity_map_addr(fd.rawValue, Self.identityMapAddress)
+            guard result >= 0 else { throw KVMError("KVM_SET_IDENTITY_MAP_ADDR", result: result) }
+        }
+        if system.hasCapability(Int32(KVM_CAP_SET_TSS_ADDR)) {
+            let result = ckvm_set_tss_addr(fd.rawValue, Self.tssAddress)
+            guard result >= 0 else { throw KVMError("KVM_SET_TSS_ADDR", result: result) }
+        }
     }
 
     deinit { try? fd.close() }
@@ -57,16 +69,29 @@ public final class KVMVirtualMachine: Sendable {
     /// default routing sends to the 8259 pair for 0-15 and to the I/O APIC pin of the same number).
     public var interruptRouter: any InterruptRouter { KVMInterruptRouter(vm: self) }
 
-    /// Creates vCPU `id` (KVM_CREATE_VCPU), maps its `kvm_run` area and gives it the host's CPUID.
-    public func makeVirtualCPU(id: Int32 = 0) throws(KVMError) -> KVMVirtualCPU {
+    /// Creates vCPU `id` (KVM_CREATE_VCPU), maps its `kvm_run` area, gives it the CPU model's
+    /// CPUID as far as this host's KVM can give it (`GuestCPUID`) and the power-on state firmware
+    /// would leave (`setPowerOnState`).
+    public func makeVirtualCPU(id: Int32 = 0, model: CPUModel = .softwareBackend) throws(KVMError) -> KVMVirtualCPU {
         let vcpuFD = ckvm_create_vcpu(fd.rawValue, id)
         guard vcpuFD >= 0 else { throw KVMError("KVM_CREATE_VCPU", result: vcpuFD) }
         let cpu = try KVMVirtualCPU(fd: FileDescriptor(rawValue: vcpuFD), mapSize: system.vcpuMapSize())
-        cpu.haltsInKernel = hasInKernelPlatform.load(ordering: .acquiring)
-        let cpuid = try system.supportedCPUID()
-        let result = ckvm_set_cpuid2(vcpuFD, cpuid.pointer)
+        let hasLocalAPIC = hasInKernelPlatform.load(ordering: .acquiring)
+        cpu.haltsInKernel = hasLocalAPIC
+        cpu.deliversUnemulatedBreakpoints = KVMSystem.isPVM
+        let cpuid = try guestCPUID(model: model, hasInKernelLocalAPIC: hasLocalAPIC, apicID: UInt8(truncatingIfNeeded: id))
+        let table = CPUIDTable(cpuid)
+        let result = ckvm_set_cpuid2(vcpuFD, table.pointer)
         guard result >= 0 else { throw KVMError("KVM_SET_CPUID2", result: result) }
+        try cpu.setPowerOnState(hasInKernelLocalAPIC: hasLocalAPIC)
         return cpu
+    }
+
+    /// The CPUID table a vCPU of this VM gets.
+    public func guestCPUID(model: CPUModel = .softwareBackend, hasInKernelLocalAPIC: Bool, apicID: UInt8 = 0) throws(KVMError) -> [CPUIDEntry] {
+        GuestCPUID.normalized(
+            supported: try system.supportedCPUID(), model: model, host: system.cpuidHost(hasInKernelLocalAPIC: hasInKernelLocalAPIC),
+            apicID: apicID)
     }
 }
 

@@ -53,12 +53,15 @@ enum SyscallAllowList {
     ]
 
     /// The ioctls of the run loop and the report's register reads.
-    static let runLoopRequests: [KVMRequest] = [.run, .getRegisters, .setRegisters, .getSystemRegisters, .irqLine, .getMPState]
+    static let runLoopRequests: [KVMRequest] = [
+        .run, .getRegisters, .setRegisters, .getSystemRegisters, .irqLine, .getMPState, .getVCPUEvents, .setVCPUEvents,
+    ]
 
     /// The ioctls that build a KVM VM and vCPU.
     static let machineBuildingRequests: [KVMRequest] = [
         .getAPIVersion, .checkExtension, .createVM, .getVCPUMmapSize, .getSupportedCPUID, .setUserMemoryRegion, .setTSSAddress,
-        .setIdentityMapAddress, .createVCPU, .setSystemRegisters, .setCPUID, .createIRQChip, .createPIT2,
+        .setIdentityMapAddress, .createVCPU, .setSystemRegisters, .setCPUID, .createIRQChip, .createPIT2, .setMSRs, .getFPU, .setFPU,
+        .getLocalAPIC, .setLocalAPIC,
     ]
 
     /// Added when the serial console is a terminal: restoring its mode after the run.

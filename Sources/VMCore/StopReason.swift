@@ -46,6 +46,11 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .entryFailed(let reason): return "KVM could not enter the guest (hardware entry failure reason \(hex(reason)))"
         case .internalError(let suberror, let data):
             let name = Self.internalErrorNames[suberror] ?? "suberror \(suberror)"
+            if let bytes = emulationFailureBytes {
+                // The words after the instruction bytes are the hypervisor's own debug data.
+                let rest = data.dropFirst(3).map { hex($0) }.joined(separator: " ")
+                return "KVM internal error: \(name) at the instruction bytes \(hexBytes(bytes))" + (rest.isEmpty ? "" : " [\(rest)]")
+            }
             let words = data.map { hex($0) }.joined(separator: " ")
             return "KVM internal error: \(name)" + (words.isEmpty ? "" : " [\(words)]")
         case .unhandledExit(let reason, let detail): return "unhandled exit \(reason)" + (detail.isEmpty ? "" : ": \(detail)")
@@ -84,6 +89,17 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     }
 
     // From linux/kvm.h, KVM_INTERNAL_ERROR_*.
+    /// For an emulation failure that carries them (KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES
+    /// in the first data word; kernels since 5.14 give them): the bytes KVM fetched at the RIP
+    /// it could not emulate. `struct emulation_failure` puts a size byte and 15 bytes after the
+    /// flags word.
+    public var emulationFailureBytes: [UInt8]? {
+        guard case .internalError(1, let data) = self, data.count >= 3, data[0] & 1 != 0 else { return nil }
+        let raw = data[1...2].flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) } }
+        let size = min(Int(raw[0]), 15)
+        return size > 0 ? Array(raw[1...size]) : nil
+    }
+
     private static let internalErrorNames: [UInt32: String] = [
         1: "emulation failure", 2: "simultaneous exception", 3: "delivery event", 4: "unexpected exit reason",
     ]
