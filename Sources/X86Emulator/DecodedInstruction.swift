@@ -64,9 +64,15 @@ struct DecodedInstruction {
     /// A REX prefix was present: byte registers 4-7 are SPL-DIL instead of AH-BH.
     var hasREX = false
     var subop: UInt8 = 0
-    /// The default segment of the memory operand (SS for rSP/rBP bases): it picks #SS or #GP for
-    /// a non-canonical address, as the interpreter does.
-    var stackSegment = false
+    /// The segment of the memory operand: the default one (`dataSegment`; `stackSegment` for
+    /// rSP/rBP bases, which picks #SS over #GP for a non-canonical address, as the interpreter
+    /// does), or an FS or GS override in 64-bit code (`fsSegment`, `gsSegment`: the segment's
+    /// base is added, and a fault is #GP). One byte, so the entry stays 32 bytes.
+    var segment = dataSegment
+    static let dataSegment: UInt8 = 0
+    static let stackSegment: UInt8 = 1
+    static let fsSegment = UInt8(SegmentIndex.fs.rawValue)
+    static let gsSegment = UInt8(SegmentIndex.gs.rawValue)
     var displacement: Int32 = 0
     var immediate: UInt64 = 0
     /// `size` as a mask, for the register-only forms (computing it in every handler cost more

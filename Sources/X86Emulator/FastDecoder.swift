@@ -11,6 +11,9 @@ struct FastDecoder {
     let legacy32: Bool
     var cursor = 0
     var overrun = false
+    /// A segment override prefix (64-bit code): the `DecodedInstruction.segment` it gives a
+    /// memory operand.
+    var segmentOverride: UInt8? = nil
 
     init(bytes: UnsafeRawPointer, available: Int, legacy32: Bool) {
         self.bytes = bytes
@@ -22,6 +25,9 @@ struct FastDecoder {
         var decoder = FastDecoder(bytes: bytes, available: available, legacy32: legacy32)
         var instruction = decoder.decodeInstruction()
         if decoder.overrun { instruction = DecodedInstruction() }
+        // The override applies to an explicit memory operand; the stack of PUSH, POP, CALL and
+        // RET never takes one.
+        if let segment = decoder.segmentOverride, instruction.isMemory { instruction.segment = segment }
         instruction.length = UInt8(decoder.cursor)
         specialize(&instruction)
         instruction.mask = X86Emulator.mask(Int(instruction.size))
@@ -135,6 +141,15 @@ struct FastDecoder {
                 rex = 0
             } else if opcode & 0xF0 == 0x40 && !legacy32 {
                 rex = opcode  // REX counts only directly before the opcode
+            } else if (opcode == 0x64 || opcode == 0x65) && !legacy32 {
+                // FS and GS: Linux's per-CPU data (GS) and thread-local storage (FS).
+                segmentOverride = opcode == 0x64 ? DecodedInstruction.fsSegment : DecodedInstruction.gsSegment
+                rex = 0
+            } else if (opcode == 0x26 || opcode == 0x2E || opcode == 0x36 || opcode == 0x3E) && !legacy32 {
+                // ES, CS, SS and DS have no base in 64-bit code (SDM vol. 1, 3.3.7.1), but the
+                // segment still decides between #SS and #GP for a non-canonical address.
+                segmentOverride = opcode == 0x36 ? DecodedInstruction.stackSegment : DecodedInstruction.dataSegment
+                rex = 0
             } else {
                 break
             }
@@ -346,14 +361,14 @@ struct FastDecoder {
                 displacement = nextSigned(4)
             } else {
                 d.base = base + rexB
-                d.stackSegment = base == 4 || base == 5
+                if base == 4 || base == 5 { d.segment = DecodedInstruction.stackSegment }
             }
         } else if rm == 5 && mod == 0 {
             d.base = legacy32 ? DecodedInstruction.noRegister : DecodedInstruction.ripBase  // [disp32] in 32-bit code
             displacement = nextSigned(4)
         } else {
             d.base = rm + rexB
-            d.stackSegment = rm == 5
+            if rm == 5 { d.segment = DecodedInstruction.stackSegment }
         }
         if mod == 1 { displacement = nextSigned(1) }
         if mod == 2 { displacement = nextSigned(4) }

@@ -225,19 +225,24 @@ extension Interpreter {
     }
 
     /// The linear address of a memory operand of `size` bytes. 64-bit code: the offset itself
-    /// (DS, ES and SS have no base), which must be canonical. Flat 32-bit code: the offset too
-    /// (base 0), which must not run past the 4 GiB limit.
+    /// (DS, ES and SS have no base), plus FS's or GS's base with their override, which must be
+    /// canonical. Flat 32-bit code: the offset too (base 0), which must not run past the 4 GiB
+    /// limit.
     @_transparent
     func linearOperand(_ d: UnsafePointer<DecodedInstruction>, next: UInt64, size: Int, mode: ChainMode) throws(Interruption) -> UInt64 {
-        let address = effectiveAddress(d, next: next, mode: mode)
+        var address = effectiveAddress(d, next: next, mode: mode)
+        let segment = d.pointee.segment
         if mode.legacy {
             guard address &+ UInt64(size &- 1) <= 0xFFFF_FFFF else {
-                throw .fault(d.pointee.stackSegment ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp())
+                throw .fault(segment == DecodedInstruction.stackSegment ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp())
             }
             return address
         }
+        if segment > DecodedInstruction.stackSegment {
+            address &+= segment == DecodedInstruction.gsSegment ? state.pointee.segments.5.base : state.pointee.segments.4.base
+        }
         guard isCanonical(address, size: size) else {
-            throw .fault(d.pointee.stackSegment ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp())
+            throw .fault(segment == DecodedInstruction.stackSegment ? Fault(vector: Fault.stackFault, errorCode: 0) : .gp())
         }
         return address
     }

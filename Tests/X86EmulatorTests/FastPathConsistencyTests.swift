@@ -71,6 +71,8 @@ import VMCore
             } else if random.next() % 4 == 0 {
                 code.append(0x66)
             }
+            // A segment override: FS and GS add their base in 64-bit code, the others do nothing.
+            if random.next() % 4 == 0 { code.insert([0x64, 0x65, 0x26, 0x2E, 0x36, 0x3E][Int(random.next() % 6)], at: 0) }
             if random.next() % 2 == 0 { code.append(0x40 | UInt8(random.next() % 16)) }  // REX, or INC/DEC in 32-bit code
             if isMedia {
                 code += [0x0F, Self.media[Int(random.next() % UInt64(Self.media.count))]]
@@ -100,6 +102,10 @@ import VMCore
             let mxcsr = UInt32(random.next() & 0xE040) | (random.next() % 4 == 0 ? UInt32(random.next() & 0x1F80) : 0x1F80)
             var system = plan.systemRegisters
             system.cr4 |= 0x600  // OSFXSR, OSXMMEXCPT
+            // FS and GS bases: none, a small offset into the data page, or non-canonical (#GP).
+            for segment in [\SystemRegisters.fs, \SystemRegisters.gs] {
+                system[keyPath: segment].base = [0, random.next() % 0x800, 0x8000_0000_0000_0000][Int(random.next() % 3)]
+            }
 
             var outcomes: [String] = []
             for engine in [fast, slow] {
