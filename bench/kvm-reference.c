@@ -2,7 +2,8 @@
 // abstraction, so the benchmark can report swift-vmm's overhead as a ratio on the same machine.
 //
 //   kvm-reference exits IMAGE        run IMAGE to HLT; print exits and ns per exit
-//   kvm-reference create IMAGE N     N times: open /dev/kvm, build a VM, run IMAGE to its HLT
+//   kvm-reference create IMAGE N     N times: open /dev/kvm, build a VM with vmm's in-kernel
+//                                    irqchip and PIT, run IMAGE to its debug-exit write
 //   kvm-reference run IMAGE          build and run once (for whole-process timing and RSS)
 //
 // Guests are flat 32-bit protected-mode images loaded at 0x100000 in 64 MiB of RAM, the state
@@ -62,6 +63,10 @@ static void flat_segment(struct kvm_segment *s, uint16_t selector, uint8_t type)
     s->g = 1;
 }
 
+// With `platform`, the in-kernel irqchip and PIT that vmm builds for every VM (then HLT stays in
+// the kernel, so such a guest must end with an exit of its own: the debug-exit port).
+static int platform;
+
 static void create_vm(struct vm *v) {
     if ((v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) < 0) die("open /dev/kvm");
     if ((v->vm = ioctl(v->kvm, KVM_CREATE_VM, 0)) < 0) die("KVM_CREATE_VM");
@@ -70,6 +75,11 @@ static void create_vm(struct vm *v) {
     memcpy((char *)v->ram + LOAD_ADDRESS, image, image_size);
     struct kvm_userspace_memory_region region = {.slot = 0, .guest_phys_addr = 0, .memory_size = RAM_SIZE, .userspace_addr = (uint64_t)v->ram};
     if (ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) die("KVM_SET_USER_MEMORY_REGION");
+    if (platform) {
+        if (ioctl(v->vm, KVM_CREATE_IRQCHIP, 0) < 0) die("KVM_CREATE_IRQCHIP");
+        struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+        if (ioctl(v->vm, KVM_CREATE_PIT2, &pit) < 0) die("KVM_CREATE_PIT2");
+    }
     if ((v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0)) < 0) die("KVM_CREATE_VCPU");
     v->run_size = ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
@@ -101,7 +111,7 @@ static void destroy_vm(struct vm *v) {
     close(v->kvm);
 }
 
-// Runs to HLT, completing exits the way a VMM minimally must; returns the number of exits.
+// Runs to HLT (or a debug-exit write), completing exits the way a VMM minimally must; returns the number of exits.
 static uint64_t run_to_halt(struct vm *v) {
     uint64_t exits = 0;
     for (;;) {
@@ -113,6 +123,7 @@ static uint64_t run_to_halt(struct vm *v) {
         switch (v->run->exit_reason) {
         case KVM_EXIT_HLT: return exits;
         case KVM_EXIT_IO:
+            if (v->run->io.direction == KVM_EXIT_IO_OUT && v->run->io.port == 0xf4) return exits;  // debug-exit
             if (v->run->io.direction == KVM_EXIT_IO_IN) memset((char *)v->run + v->run->io.data_offset, 0xff, v->run->io.size * v->run->io.count);
             break;
         case KVM_EXIT_MMIO:
@@ -141,6 +152,7 @@ int main(int argc, char **argv) {
         destroy_vm(&v);
     } else if (!strcmp(argv[1], "create") && argc == 4) {
         int n = atoi(argv[3]);
+        platform = 1;
         uint64_t start = now_ns();
         for (int i = 0; i < n; i++) {
             create_vm(&v);
