@@ -21,14 +21,20 @@ import Testing
         #endif
     }()
 
-    /// The release vmm when it is newer than every source file, else the debug one next to the tests.
+    /// The release vmm when it is newer than every file it is built from, else the debug one next
+    /// to the tests.
     static let vmm: (binary: URL, isRelease: Bool) = {
         let release = LinuxBootScriptTests.root.appendingPathComponent(".build/release/vmm")
         guard let built = modificationDate(release.path) else { return (VMMProcess.executable, false) }
-        let sources = LinuxBootScriptTests.root.appendingPathComponent("Sources")
-        let newestSource = FileManager.default.enumerator(atPath: sources.path)?.compactMap { name in
-            modificationDate(sources.appendingPathComponent(name as! String).path)
-        }.max()
+        // Everything the binary is built from: the Swift and C sources and the manifest.
+        let root = LinuxBootScriptTests.root
+        let inputs = ["Sources", "CKVM", "CSandbox", "CSSE", "CX87", "CHostTime"].map { root.appendingPathComponent($0) }
+        let newestSource =
+            (inputs.flatMap { directory in
+                (FileManager.default.enumerator(atPath: directory.path)?.compactMap { name in
+                    modificationDate(directory.appendingPathComponent(name as! String).path)
+                } ?? [])
+            } + [modificationDate(root.appendingPathComponent("Package.swift").path)].compactMap { $0 }).max()
         return newestSource.map { $0 < built } == true ? (release, true) : (VMMProcess.executable, false)
     }()
 
