@@ -16,13 +16,20 @@ extension Interpreter {
             try debugStep()
             retired &+= 1
         } else if state.pointee.is64BitMode {
-            try runChain(&retired, limit: limit, legacy: false)
+            try run64BitBlocks(&retired, limit: limit)
         } else if state.isFlat32 {
             try runFlat32Blocks(&retired, limit: limit)
         } else {
             try step()
             retired &+= 1
         }
+    }
+
+    /// `runBlocks` for 64-bit code: the block loop alone in its function, so that the compiler
+    /// keeps `executeDecoded` inlined in it (with the dispatch around it, it did not).
+    @inline(never)
+    func run64BitBlocks(_ retired: inout UInt64, limit: UInt64) throws(Interruption) {
+        try runChain(&retired, limit: limit, legacy: false)
     }
 
     /// `runBlocks` for flat 32-bit code: the same loop, compiled separately with `legacy` set
@@ -42,6 +49,11 @@ extension Interpreter {
         else { return nil }
         return entry
     }
+
+    /// `cachedCodePage` as a call, for the block loop's page changes: expanded there it made the
+    /// loop too large for the compiler to keep `executeDecoded` inlined (a call per instruction).
+    @inline(never)
+    func cachedCodePageOutOfLine(_ rip: UInt64) -> TLBEntry? { cachedCodePage(rip) }
 
     /// The block loop of `runBlocks`, inlined into its two callers with `legacy` a constant; or
     /// one instruction on the byte interpreter when RIP's page is not cached executable memory.
@@ -121,7 +133,7 @@ extension Interpreter {
             // returns to the full interpreter to fill the TLB otherwise.
             if rip >> 12 != page {
                 rip &= ipMask
-                guard let next = cachedCodePage(rip) else {
+                guard let next = cachedCodePageOutOfLine(rip) else {
                     state.pointee.rip = rip
                     return
                 }
