@@ -121,3 +121,10 @@ extension FixedWidthInteger {
         (0..<(Self.bitWidth / 8)).map { UInt8(truncatingIfNeeded: self >> ($0 * 8)) }
     }
 }
+
+extension [UInt8] {
+    /// Stores `value` little-endian at `offset` (a structure's field; the bytes must exist).
+    mutating func store(_ value: some FixedWidthInteger, at offset: Int) {
+        replaceSubrange(offset..<offset + value.bitWidth / 8, with: value.littleEndianBytes)
+    }
+}

@@ -32,9 +32,7 @@ struct MultibootInfo {
             while tail.count % 4 != 0 { tail.append(0) }
             return address
         }
-        func put(_ value: UInt32, at offset: Int) {
-            for index in 0..<4 { info[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
-        }
+        func put(_ value: UInt32, at offset: Int) { info.store(value, at: offset) }
         var flags = hasMemory | hasCommandLine | hasMemoryMap | hasBootloaderName
         put(640, at: 4)  // mem_lower, in KiB
         put(UInt32((memorySize - 0x10_0000) >> 10), at: 8)  // mem_upper: KiB above 1 MiB

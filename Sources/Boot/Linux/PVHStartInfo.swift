@@ -9,28 +9,28 @@ enum PVHStartInfo {
     /// The writes at `LinuxBootLayout.bootParameters`, `.pvhModuleList` and `.pvhMemoryMap`.
     static func build(commandLine: UInt64, initrd: (address: UInt64, size: UInt64)?, rsdp: UInt64?, memoryMap: [E820Entry]) -> [MemoryWrite] {
         var info = [UInt8](repeating: 0, count: 56)
-        ZeroPage.put32(&info, 0, magic)
-        ZeroPage.put32(&info, 4, version)
-        ZeroPage.put32(&info, 8, 0)  // flags
-        ZeroPage.put32(&info, 12, initrd == nil ? 0 : 1)
-        ZeroPage.put64(&info, 16, initrd == nil ? 0 : LinuxBootLayout.pvhModuleList)
-        ZeroPage.put64(&info, 24, commandLine)
-        ZeroPage.put64(&info, 32, rsdp ?? 0)
-        ZeroPage.put64(&info, 40, LinuxBootLayout.pvhMemoryMap)
-        ZeroPage.put32(&info, 48, UInt64(memoryMap.count))
+        info.store(UInt32(truncatingIfNeeded: magic), at: 0)
+        info.store(UInt32(truncatingIfNeeded: version), at: 4)
+        // flags (offset 8) stay 0
+        info.store(UInt32(initrd == nil ? 0 : 1), at: 12)
+        info.store(initrd == nil ? 0 : LinuxBootLayout.pvhModuleList, at: 16)
+        info.store(commandLine, at: 24)
+        info.store(rsdp ?? 0, at: 32)
+        info.store(LinuxBootLayout.pvhMemoryMap, at: 40)
+        info.store(UInt32(memoryMap.count), at: 48)
         var writes = [MemoryWrite(address: LinuxBootLayout.bootParameters, bytes: info)]
         if let initrd {
             var module = [UInt8](repeating: 0, count: 32)
-            ZeroPage.put64(&module, 0, initrd.address)
-            ZeroPage.put64(&module, 8, initrd.size)
+            module.store(initrd.address, at: 0)
+            module.store(initrd.size, at: 8)
             writes.append(MemoryWrite(address: LinuxBootLayout.pvhModuleList, bytes: module))
         }
         var map = [UInt8](repeating: 0, count: memoryMap.count * memoryMapEntrySize)
         for (index, entry) in memoryMap.enumerated() {
             let base = index * memoryMapEntrySize
-            ZeroPage.put64(&map, base, entry.address)
-            ZeroPage.put64(&map, base + 8, entry.size)
-            ZeroPage.put32(&map, base + 16, UInt64(entry.kind.rawValue))
+            map.store(entry.address, at: base)
+            map.store(entry.size, at: base + 8)
+            map.store(entry.kind.rawValue, at: base + 16)
         }
         writes.append(MemoryWrite(address: LinuxBootLayout.pvhMemoryMap, bytes: map))
         return writes

@@ -25,29 +25,22 @@ enum ZeroPage {
     ) {
         page[typeOfLoader] = undefinedLoader
         page[loadFlags] |= loadedHigh
-        put32(&page, commandLinePointer, commandLine)
-        put32(&page, extendedCommandLinePointer, commandLine >> 32)
+        page.store(UInt32(truncatingIfNeeded: commandLine), at: commandLinePointer)
+        page.store(UInt32(truncatingIfNeeded: commandLine >> 32), at: extendedCommandLinePointer)
         if let initrd {
-            put32(&page, ramdiskImage, initrd.address)
-            put32(&page, extendedRamdiskImage, initrd.address >> 32)
-            put32(&page, ramdiskSize, initrd.size)
-            put32(&page, extendedRamdiskSize, initrd.size >> 32)
+            page.store(UInt32(truncatingIfNeeded: initrd.address), at: ramdiskImage)
+            page.store(UInt32(truncatingIfNeeded: initrd.address >> 32), at: extendedRamdiskImage)
+            page.store(UInt32(truncatingIfNeeded: initrd.size), at: ramdiskSize)
+            page.store(UInt32(truncatingIfNeeded: initrd.size >> 32), at: extendedRamdiskSize)
         }
-        if let rsdp { put64(&page, acpiRSDPAddress, rsdp) }
+        if let rsdp { page.store(rsdp, at: acpiRSDPAddress) }
         precondition(memoryMap.count <= e820MaximumEntries)
         page[e820Count] = UInt8(memoryMap.count)
         for (index, entry) in memoryMap.enumerated() {
             let base = e820Table + index * 20
-            put64(&page, base, entry.address)
-            put64(&page, base + 8, entry.size)
-            put32(&page, base + 16, UInt64(entry.kind.rawValue))
+            page.store(entry.address, at: base)
+            page.store(entry.size, at: base + 8)
+            page.store(entry.kind.rawValue, at: base + 16)
         }
-    }
-
-    static func put32(_ page: inout [UInt8], _ offset: Int, _ value: UInt64) {
-        for index in 0..<4 { page[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
-    }
-    static func put64(_ page: inout [UInt8], _ offset: Int, _ value: UInt64) {
-        for index in 0..<8 { page[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
     }
 }
